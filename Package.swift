@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "warren",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "warren", targets: ["warren"]),
+        .library(name: "AMQPProtocol", targets: ["AMQPProtocol"]),
+        .library(name: "WarrenCore", targets: ["WarrenCore"]),
+        .library(name: "WarrenServer", targets: ["WarrenServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        // Pure AMQP 0-9-1 codec: ByteBuffer in, values out. No sockets, no event loops.
+        .target(
+            name: "AMQPProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Broker core: vhosts, exchanges, routing, queues, consumers. Testable without a network.
+        .target(
+            name: "WarrenCore",
+            dependencies: [
+                "AMQPProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Thin NIO server layer: sockets, framing, connection state machines.
+        .target(
+            name: "WarrenServer",
+            dependencies: [
+                "AMQPProtocol",
+                "WarrenCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "warren",
+            dependencies: [
+                "WarrenServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "AMQPProtocolTests",
+            dependencies: ["AMQPProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WarrenCoreTests",
+            dependencies: ["WarrenCore", "AMQPProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "WarrenServerTests",
+            dependencies: [
+                "WarrenServer", "WarrenCore", "AMQPProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,21 @@
+/// The type octets of field values, as RabbitMQ uses them (see `FieldValue`).
+enum FieldTypeTag {
+    static let boolean = UInt8(ascii: "t")
+    static let int8 = UInt8(ascii: "b")
+    static let uint8 = UInt8(ascii: "B")
+    static let int16 = UInt8(ascii: "s")
+    static let uint16 = UInt8(ascii: "u")
+    static let int32 = UInt8(ascii: "I")
+    static let uint32 = UInt8(ascii: "i")
+    static let int64 = UInt8(ascii: "l")
+    static let uint64 = UInt8(ascii: "L")
+    static let float = UInt8(ascii: "f")
+    static let double = UInt8(ascii: "d")
+    static let decimal = UInt8(ascii: "D")
+    static let longString = UInt8(ascii: "S")
+    static let array = UInt8(ascii: "A")
+    static let timestamp = UInt8(ascii: "T")
+    static let table = UInt8(ascii: "F")
+    static let void = UInt8(ascii: "V")
+    static let byteArray = UInt8(ascii: "x")
+}

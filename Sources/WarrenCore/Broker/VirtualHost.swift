@@ -1,0 +1,301 @@
+import AMQPProtocol
+
+/// A virtual host: an isolated namespace of exchanges, queues and bindings.
+///
+/// Every method must be called on the vhost's event loop (the server layer guarantees this);
+/// the vhost itself knows no threads, so it is tested directly. Work triggered by a batch of
+/// commands (deliveries, flushes to connections) is collected and done once in `endOfBatch()`.
+public final class VirtualHost: @unchecked Sendable {
+    public let name: String
+    public private(set) var exchanges: [String: Exchange] = [:]
+    public private(set) var queues: [String: MessageQueue] = [:]
+    /// Channels consuming from `amq.rabbitmq.reply-to`, by the key in their reply address.
+    var directReplyChannels: [String: ChannelSession] = [:]
+    public private(set) var sessions: [UInt64: Session] = [:]
+
+    private var queuesToDrain: [MessageQueue] = []
+    private var spareDrainList: [MessageQueue] = []
+    private var sessionsToFlush: [Session] = []
+    private var spareFlushList: [Session] = []
+    private var routeScratch: [Destination] = []
+
+    public static let directReplyQueue = "amq.rabbitmq.reply-to"
+    static let directReplyPrefix = "amq.rabbitmq.reply-to."
+
+    public init(name: String) {
+        self.name = name
+        exchanges[""] = DefaultExchange(vhost: self)
+        for (name, kind) in [
+            ("amq.direct", ExchangeKind.direct), ("amq.fanout", .fanout), ("amq.topic", .topic),
+            ("amq.headers", .headers), ("amq.match", .headers),
+        ] {
+            exchanges[name] = Exchange.make(
+                name: name, kind: kind, durable: true, autoDelete: false, isInternal: false, arguments: [:])
+        }
+    }
+
+    // MARK: Sessions
+
+    /// Creates and registers a session (for callers already on the vhost's loop).
+    public func openSession(id: UInt64, user: String, capabilities: ClientCapabilities) -> Session {
+        let session = Session(id: id, vhost: self, user: user, capabilities: capabilities)
+        register(session)
+        return session
+    }
+
+    /// Registers a session created elsewhere; its first batch must follow this call.
+    public func register(_ session: Session) {
+        sessions[session.id] = session
+    }
+
+    func sessionClosed(_ session: Session) {
+        sessions[session.id] = nil
+        for q in queues.values where q.exclusiveOwner == session.id {
+            deleteQueue(q)
+        }
+    }
+
+    // MARK: Exchanges
+
+    func exchangeNotFound(_ name: String) -> BrokerError {
+        .notFound("no exchange '\(name)' in vhost '\(self.name)'")
+    }
+
+    public func exchange(named name: String) throws(BrokerError) -> Exchange {
+        guard let e = exchanges[name] else { throw exchangeNotFound(name) }
+        return e
+    }
+
+    @discardableResult
+    public func declareExchange(
+        name: String, type: String, passive: Bool, durable: Bool, autoDelete: Bool, isInternal: Bool,
+        arguments: FieldTable
+    ) throws(BrokerError) -> Exchange {
+        if name.isEmpty { throw .accessRefused("operation not permitted on the default exchange") }
+        if passive { return try exchange(named: name) }
+        if name.hasPrefix("amq.") {
+            throw .accessRefused("exchange name '\(name)' contains reserved prefix 'amq.*'")
+        }
+        guard let kind = ExchangeKind(rawValue: type) else {
+            throw .commandInvalid("invalid exchange type '\(type)'")
+        }
+        if let existing = exchanges[name] {
+            func mismatch(_ arg: String, _ received: String, _ current: String) -> BrokerError {
+                .preconditionFailed(
+                    "inequivalent arg '\(arg)' for exchange '\(name)' in vhost '\(self.name)': "
+                        + "received '\(received)' but current is '\(current)'")
+            }
+            if existing.kind != kind { throw mismatch("type", type, existing.kind.rawValue) }
+            if existing.durable != durable { throw mismatch("durable", "\(durable)", "\(existing.durable)") }
+            if existing.autoDelete != autoDelete {
+                throw mismatch("auto_delete", "\(autoDelete)", "\(existing.autoDelete)")
+            }
+            if existing.isInternal != isInternal {
+                throw mismatch("internal", "\(isInternal)", "\(existing.isInternal)")
+            }
+            return existing
+        }
+        let e = Exchange.make(
+            name: name, kind: kind, durable: durable, autoDelete: autoDelete, isInternal: isInternal,
+            arguments: arguments)
+        exchanges[name] = e
+        return e
+    }
+
+    public func deleteExchange(name: String, ifUnused: Bool) throws(BrokerError) {
+        if name.isEmpty || name.hasPrefix("amq.") {
+            throw .accessRefused("operation not permitted on exchange '\(name)' in vhost '\(self.name)'")
+        }
+        guard let e = exchanges[name] else { return }
+        if ifUnused && !e.bindings.isEmpty {
+            throw .preconditionFailed("exchange '\(name)' in vhost '\(self.name)' in use")
+        }
+        removeExchange(e)
+    }
+
+    private func removeExchange(_ e: Exchange) {
+        exchanges[e.name] = nil
+        e.removeAllBindings()
+        for other in exchanges.values where other.unbindAll(to: .exchange(e)) > 0 {
+            deleteIfUnusedAutoDelete(other)
+        }
+    }
+
+    private func deleteIfUnusedAutoDelete(_ e: Exchange) {
+        if e.autoDelete && e.bindings.isEmpty && exchanges[e.name] === e { removeExchange(e) }
+    }
+
+    // MARK: Queues
+
+    func queueNotFound(_ name: String) -> BrokerError {
+        .notFound("no queue '\(name)' in vhost '\(self.name)'")
+    }
+
+    func lockedError(_ name: String) -> BrokerError {
+        .resourceLocked(
+            "cannot obtain exclusive access to locked queue '\(name)' in vhost '\(self.name)'. It could be "
+                + "originally declared on another connection or the exclusive property value does not match "
+                + "that of the original declaration.")
+    }
+
+    /// The queue, checked for use by `session` (exclusive queues belong to one connection).
+    public func queue(named name: String, for sessionID: UInt64) throws(BrokerError) -> MessageQueue {
+        guard let q = queues[name] else { throw queueNotFound(name) }
+        if let owner = q.exclusiveOwner, owner != sessionID { throw lockedError(name) }
+        return q
+    }
+
+    public func declareQueue(
+        name requested: String, passive: Bool, durable: Bool, exclusive: Bool, autoDelete: Bool,
+        arguments: FieldTable, sessionID: UInt64
+    ) throws(BrokerError) -> MessageQueue {
+        if passive {
+            return try queue(named: requested, for: sessionID)
+        }
+        if requested.hasPrefix("amq.") {
+            throw .accessRefused("queue name '\(requested)' contains reserved prefix 'amq.*'")
+        }
+        let name = requested.isEmpty ? NameGenerator.queueName() : requested
+        if let existing = queues[name] {
+            if let owner = existing.exclusiveOwner, owner != sessionID { throw lockedError(name) }
+            if (existing.exclusiveOwner != nil) != exclusive { throw lockedError(name) }
+            func mismatch(_ arg: String, _ received: String, _ current: String) -> BrokerError {
+                .preconditionFailed(
+                    "inequivalent arg '\(arg)' for queue '\(name)' in vhost '\(self.name)': "
+                        + "received '\(received)' but current is '\(current)'")
+            }
+            if existing.durable != durable { throw mismatch("durable", "\(durable)", "\(existing.durable)") }
+            if existing.autoDelete != autoDelete {
+                throw mismatch("auto_delete", "\(autoDelete)", "\(existing.autoDelete)")
+            }
+            for key in QueueArguments.equivalenceKeys where existing.arguments[key] != arguments[key] {
+                throw mismatch(
+                    key, QueueArguments.describe(arguments[key]), QueueArguments.describe(existing.arguments[key]))
+            }
+            return existing
+        }
+        let q = MessageQueue(
+            name: name, durable: durable, autoDelete: autoDelete, exclusiveOwner: exclusive ? sessionID : nil,
+            arguments: arguments)
+        q.vhost = self
+        queues[name] = q
+        return q
+    }
+
+    /// Deletes a queue: its bindings go, its consumers are cancelled; returns the ready count.
+    @discardableResult
+    public func deleteQueue(_ q: MessageQueue) -> Int {
+        guard queues[q.name] === q else { return 0 }
+        queues[q.name] = nil
+        let count = q.messageCount
+        for e in exchanges.values where e.unbindAll(to: .queue(q)) > 0 {
+            deleteIfUnusedAutoDelete(e)
+        }
+        for consumer in q.markDeleted() { consumer.queueWasDeleted(q) }
+        return count
+    }
+
+    /// Called when a consumer leaves a queue: auto-delete queues go with their last consumer.
+    func consumerRemoved(from q: MessageQueue) {
+        if q.autoDelete && q.hasHadConsumers && q.consumers.isEmpty { deleteQueue(q) }
+    }
+
+    // MARK: Bindings
+
+    public func bind(
+        queue queueName: String, exchange exchangeName: String, routingKey: String, arguments: FieldTable,
+        sessionID: UInt64
+    ) throws(BrokerError) {
+        let q = try queue(named: queueName, for: sessionID)
+        let e = try bindableExchange(exchangeName)
+        try validateBindingArguments(e, arguments)
+        e.bind(Binding(destination: .queue(q), routingKey: routingKey, arguments: arguments))
+    }
+
+    public func unbind(
+        queue queueName: String, exchange exchangeName: String, routingKey: String, arguments: FieldTable,
+        sessionID: UInt64
+    ) throws(BrokerError) {
+        let q = try queue(named: queueName, for: sessionID)
+        let e = try bindableExchange(exchangeName)
+        if e.unbind(Binding(destination: .queue(q), routingKey: routingKey, arguments: arguments)) {
+            deleteIfUnusedAutoDelete(e)
+        }
+    }
+
+    public func bind(
+        destination: String, source: String, routingKey: String, arguments: FieldTable
+    ) throws(BrokerError) {
+        let d = try bindableExchange(destination)
+        let s = try bindableExchange(source)
+        try validateBindingArguments(s, arguments)
+        s.bind(Binding(destination: .exchange(d), routingKey: routingKey, arguments: arguments))
+    }
+
+    public func unbind(
+        destination: String, source: String, routingKey: String, arguments: FieldTable
+    ) throws(BrokerError) {
+        let d = try bindableExchange(destination)
+        let s = try bindableExchange(source)
+        if s.unbind(Binding(destination: .exchange(d), routingKey: routingKey, arguments: arguments)) {
+            deleteIfUnusedAutoDelete(s)
+        }
+    }
+
+    private func bindableExchange(_ name: String) throws(BrokerError) -> Exchange {
+        if name.isEmpty { throw .accessRefused("operation not permitted on the default exchange") }
+        return try exchange(named: name)
+    }
+
+    private func validateBindingArguments(_ e: Exchange, _ arguments: FieldTable) throws(BrokerError) {
+        if e.kind == .headers, HeadersExchange.matchKind(arguments) == nil {
+            let given = arguments["x-match"]?.stringValue ?? "?"
+            throw .preconditionFailed(
+                "Invalid x-match field value '\(given)'; expected all, any, all-with-x, or any-with-x")
+        }
+    }
+
+    // MARK: Routing
+
+    /// The queues a message published to `exchange` reaches, each once, following
+    /// exchange-to-exchange bindings.
+    public func route(_ message: Message, via exchange: Exchange, into queues: inout [MessageQueue]) {
+        routeScratch.removeAll(keepingCapacity: true)
+        exchange.route(routingKey: message.routingKey, message: message, into: &routeScratch)
+        var visited: [ObjectIdentifier] = []
+        var i = 0
+        while i < routeScratch.count {
+            switch routeScratch[i] {
+            case .queue(let q):
+                if !queues.contains(where: { $0 === q }) { queues.append(q) }
+            case .exchange(let e):
+                let id = ObjectIdentifier(e)
+                if e !== exchange && !visited.contains(id) {
+                    visited.append(id)
+                    e.route(routingKey: message.routingKey, message: message, into: &routeScratch)
+                }
+            }
+            i += 1
+        }
+    }
+
+    // MARK: Batches
+
+    func queueNeedsDrain(_ q: MessageQueue) { queuesToDrain.append(q) }
+
+    func sessionNeedsFlush(_ s: Session) { sessionsToFlush.append(s) }
+
+    /// Delivers what the batch made deliverable and hands each touched connection its output.
+    public func endOfBatch() {
+        while !queuesToDrain.isEmpty {
+            swap(&queuesToDrain, &spareDrainList)
+            for q in spareDrainList { q.drain() }
+            spareDrainList.removeAll(keepingCapacity: true)
+        }
+        while !sessionsToFlush.isEmpty {
+            swap(&sessionsToFlush, &spareFlushList)
+            for s in spareFlushList { s.flush() }
+            spareFlushList.removeAll(keepingCapacity: true)
+        }
+    }
+}

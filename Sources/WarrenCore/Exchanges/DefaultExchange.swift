@@ -1,0 +1,13 @@
+/// The nameless default exchange: every queue is implicitly bound to it under its own name.
+final class DefaultExchange: Exchange, @unchecked Sendable {
+    unowned let vhost: VirtualHost
+
+    init(vhost: VirtualHost) {
+        self.vhost = vhost
+        super.init(name: "", kind: .direct, durable: true, autoDelete: false, isInternal: false, arguments: [:])
+    }
+
+    override func route(routingKey: String, message: Message, into destinations: inout [Destination]) {
+        if let q = vhost.queues[routingKey] { destinations.append(.queue(q)) }
+    }
+}

@@ -1,0 +1,60 @@
+import AMQPProtocol
+
+/// Routes by message headers against each binding's arguments, with `x-match` set to `all`
+/// (the default), `any`, `all-with-x` or `any-with-x` as RabbitMQ defines them.
+final class HeadersExchange: Exchange, @unchecked Sendable {
+    enum MatchKind: String {
+        case all, any
+        case allWithX = "all-with-x"
+        case anyWithX = "any-with-x"
+    }
+
+    override func route(routingKey: String, message: Message, into destinations: inout [Destination]) {
+        let headers = message.properties.headers ?? FieldTable()
+        for binding in bindings where Self.matches(binding: binding.arguments, headers: headers) {
+            destinations.append(binding.destination)
+        }
+    }
+
+    static func matchKind(_ arguments: FieldTable) -> MatchKind? {
+        guard let value = arguments["x-match"] else { return .all }
+        return value.stringValue.flatMap(MatchKind.init(rawValue:))
+    }
+
+    static func matches(binding arguments: FieldTable, headers: FieldTable) -> Bool {
+        let kind = matchKind(arguments) ?? .all
+        let includeX = kind == .allWithX || kind == .anyWithX
+        let wantAll = kind == .all || kind == .allWithX
+        var sawAny = false
+        for (key, pattern) in arguments.entries where key != "x-match" {
+            if !includeX && key.hasPrefix("x-") { continue }
+            let matched: Bool
+            if let value = headers[key] {
+                // A void pattern value asks only that the header be present.
+                matched = pattern == .void || equivalent(pattern, value)
+            } else {
+                matched = false
+            }
+            if matched {
+                sawAny = true
+                if !wantAll { return true }
+            } else if wantAll {
+                return false
+            }
+        }
+        return wantAll ? true : sawAny
+    }
+
+    /// Values compare by type class, as RabbitMQ compares them: any integer equals any other
+    /// integer of the same value, floats likewise.
+    static func equivalent(_ a: FieldValue, _ b: FieldValue) -> Bool {
+        if let x = a.integerValue, let y = b.integerValue { return x == y }
+        switch (a, b) {
+        case (.float(let x), .float(let y)): return x == y
+        case (.double(let x), .double(let y)): return x == y
+        case (.float(let x), .double(let y)): return Double(x) == y
+        case (.double(let x), .float(let y)): return x == Double(y)
+        default: return a == b
+        }
+    }
+}

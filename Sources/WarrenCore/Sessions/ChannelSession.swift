@@ -1,0 +1,441 @@
+import AMQPProtocol
+
+/// One AMQP channel of a session: its consumers, unacknowledged deliveries, prefetch windows,
+/// publisher confirms and transaction. Lives on the vhost's event loop.
+final class ChannelSession {
+    let number: UInt16
+    unowned let session: Session
+    var isOpen = true
+
+    private var vhost: VirtualHost { session.vhost }
+
+    // Consuming
+    private var consumers: [String: ChannelConsumer] = [:]
+    private var unacked = UnackedDeliveries()
+    private var nextDeliveryTag: UInt64 = 1
+    /// Unacked deliveries made to consumers (what a global prefetch limits).
+    private var consumerUnacked = 0
+    /// basic.qos global=false: the limit each new consumer gets.
+    private var consumerPrefetch: UInt16 = 0
+    /// basic.qos global=true: the limit shared by all consumers of the channel.
+    private var channelPrefetch: UInt16 = 0
+    private var flowActive = true
+
+    // Direct reply-to: the pseudo-consumer of `amq.rabbitmq.reply-to`, and this channel's key.
+    private var replyConsumerTag: String?
+    private var replyKey: String?
+
+    // Publishing
+    private var confirmMode = false
+    private var nextPublishSequence: UInt64 = 1
+    private var confirmedUpTo: UInt64 = 0
+    private var confirmSent: UInt64 = 0
+    private var routeScratch: [MessageQueue] = []
+
+    // Transactions
+    private enum TxAction {
+        case ack([UnackedDelivery])
+        case reject([UnackedDelivery], requeue: Bool)
+    }
+    private var txMode = false
+    private var txPublishes: [(message: Message, exchange: Exchange, mandatory: Bool)] = []
+    private var txActions: [TxAction] = []
+
+    init(number: UInt16, session: Session) {
+        self.number = number
+        self.session = session
+    }
+
+    var canDeliver: Bool { isOpen && flowActive && session.writable }
+    var withinChannelPrefetch: Bool { channelPrefetch == 0 || consumerUnacked < Int(channelPrefetch) }
+
+    private func reply(_ method: AMQPMethod) {
+        session.emit(.method(channel: number, method))
+    }
+
+    // MARK: Methods
+
+    func handle(_ method: AMQPMethod) throws(BrokerError) {
+        switch method {
+        case .channelFlow(let m):
+            flowActive = m.active
+            reply(.channelFlowOk(ChannelFlowOk(active: m.active)))
+            if m.active { resumeDeliveries() }
+
+        case .exchangeDeclare(let m):
+            try vhost.declareExchange(
+                name: m.exchange, type: m.type, passive: m.passive, durable: m.durable, autoDelete: m.autoDelete,
+                isInternal: m.internal, arguments: m.arguments)
+            if !m.noWait { reply(.exchangeDeclareOk(ExchangeDeclareOk())) }
+        case .exchangeDelete(let m):
+            try vhost.deleteExchange(name: m.exchange, ifUnused: m.ifUnused)
+            if !m.noWait { reply(.exchangeDeleteOk(ExchangeDeleteOk())) }
+        case .exchangeBind(let m):
+            try vhost.bind(
+                destination: m.destination, source: m.source, routingKey: m.routingKey, arguments: m.arguments)
+            if !m.noWait { reply(.exchangeBindOk(ExchangeBindOk())) }
+        case .exchangeUnbind(let m):
+            try vhost.unbind(
+                destination: m.destination, source: m.source, routingKey: m.routingKey, arguments: m.arguments)
+            if !m.noWait { reply(.exchangeUnbindOk(ExchangeUnbindOk())) }
+
+        case .queueDeclare(let m):
+            let q = try vhost.declareQueue(
+                name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
+                autoDelete: m.autoDelete, arguments: m.arguments, sessionID: session.id)
+            if !m.noWait {
+                reply(
+                    .queueDeclareOk(
+                        QueueDeclareOk(
+                            queue: q.name, messageCount: UInt32(q.messageCount),
+                            consumerCount: UInt32(q.consumerCount))))
+            }
+        case .queueBind(let m):
+            try vhost.bind(
+                queue: m.queue, exchange: m.exchange, routingKey: m.routingKey, arguments: m.arguments,
+                sessionID: session.id)
+            if !m.noWait { reply(.queueBindOk(QueueBindOk())) }
+        case .queueUnbind(let m):
+            try vhost.unbind(
+                queue: m.queue, exchange: m.exchange, routingKey: m.routingKey, arguments: m.arguments,
+                sessionID: session.id)
+            reply(.queueUnbindOk(QueueUnbindOk()))
+        case .queuePurge(let m):
+            let q = try vhost.queue(named: m.queue, for: session.id)
+            let n = q.purge()
+            if !m.noWait { reply(.queuePurgeOk(QueuePurgeOk(messageCount: UInt32(n)))) }
+        case .queueDelete(let m):
+            var count = 0
+            if vhost.queues[m.queue] != nil {
+                let q = try vhost.queue(named: m.queue, for: session.id)
+                if m.ifUnused && q.consumerCount > 0 {
+                    throw .preconditionFailed("queue '\(m.queue)' in vhost '\(vhost.name)' in use")
+                }
+                if m.ifEmpty && q.messageCount > 0 {
+                    throw .preconditionFailed("queue '\(m.queue)' in vhost '\(vhost.name)' is not empty")
+                }
+                count = vhost.deleteQueue(q)
+            }
+            if !m.noWait { reply(.queueDeleteOk(QueueDeleteOk(messageCount: UInt32(count)))) }
+
+        case .basicQos(let m):
+            if m.global {
+                channelPrefetch = m.prefetchCount
+                resumeDeliveries()
+            } else {
+                consumerPrefetch = m.prefetchCount
+            }
+            reply(.basicQosOk(BasicQosOk()))
+        case .basicConsume(let m):
+            try consume(m)
+        case .basicCancel(let m):
+            cancel(tag: m.consumerTag)
+            if !m.noWait { reply(.basicCancelOk(BasicCancelOk(consumerTag: m.consumerTag))) }
+        case .basicGet(let m):
+            try get(m)
+        case .basicAck(let m):
+            try settle(tag: m.deliveryTag, multiple: m.multiple, action: .ack)
+        case .basicNack(let m):
+            try settle(tag: m.deliveryTag, multiple: m.multiple, action: .reject(requeue: m.requeue))
+        case .basicReject(let m):
+            try settle(tag: m.deliveryTag, multiple: false, action: .reject(requeue: m.requeue))
+        case .basicRecover(let m):
+            try recover(requeue: m.requeue)
+            reply(.basicRecoverOk(BasicRecoverOk()))
+        case .basicRecoverAsync(let m):
+            try recover(requeue: m.requeue)
+
+        case .confirmSelect(let m):
+            if txMode { throw .preconditionFailed("cannot switch from tx to confirm mode") }
+            confirmMode = true
+            if !m.noWait { reply(.confirmSelectOk(ConfirmSelectOk())) }
+        case .txSelect:
+            if confirmMode { throw .preconditionFailed("cannot switch from confirm to tx mode") }
+            txMode = true
+            reply(.txSelectOk(TxSelectOk()))
+        case .txCommit:
+            guard txMode else { throw .preconditionFailed("channel is not transactional") }
+            try commit()
+            reply(.txCommitOk(TxCommitOk()))
+        case .txRollback:
+            guard txMode else { throw .preconditionFailed("channel is not transactional") }
+            rollback()
+            reply(.txRollbackOk(TxRollbackOk()))
+
+        default:
+            throw .commandInvalid("method \(method.name) is not allowed from a client on a channel")
+        }
+    }
+
+    // MARK: Publishing
+
+    func publish(_ message: Message, mandatory: Bool, immediate: Bool) throws(BrokerError) {
+        if immediate { throw .notImplemented("immediate=true") }
+        let exchange = try vhost.exchange(named: message.exchange)
+        if exchange.isInternal {
+            throw .accessRefused("cannot publish to internal exchange '\(exchange.name)' in vhost '\(vhost.name)'")
+        }
+        var message = message
+        let properties = message.properties
+        if let userID = properties.userID, userID != session.user {
+            throw .preconditionFailed(
+                "user_id property set to '\(userID)' but authenticated user was '\(session.user)'")
+        }
+        if properties.replyTo == VirtualHost.directReplyQueue {
+            guard let key = replyKey else { throw .preconditionFailed("fast reply consumer does not exist") }
+            message = try Self.withReplyTo(message, VirtualHost.directReplyPrefix + key)
+        }
+        if txMode {
+            txPublishes.append((message, exchange, mandatory))
+            return
+        }
+        route(message, via: exchange, mandatory: mandatory)
+        if confirmMode { confirm() }
+    }
+
+    private static func withReplyTo(_ message: Message, _ replyTo: String) throws(BrokerError) -> Message {
+        guard var decoded = try? message.properties.decode() else {
+            throw .preconditionFailed("malformed message properties")
+        }
+        decoded.replyTo = replyTo
+        return Message(
+            exchange: message.exchange, routingKey: message.routingKey, properties: RawProperties(decoded),
+            body: message.body)
+    }
+
+    private func route(_ message: Message, via exchange: Exchange, mandatory: Bool) {
+        if exchange.name.isEmpty, message.routingKey.hasPrefix(VirtualHost.directReplyPrefix) {
+            let key = String(message.routingKey.dropFirst(VirtualHost.directReplyPrefix.count))
+            if let channel = vhost.directReplyChannels[key] {
+                channel.deliverDirectReply(message)
+            } else if mandatory {
+                session.emit(.returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
+            }
+            return
+        }
+        routeScratch.removeAll(keepingCapacity: true)
+        vhost.route(message, via: exchange, into: &routeScratch)
+        if routeScratch.isEmpty {
+            if mandatory {
+                session.emit(.returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
+            }
+            return
+        }
+        for q in routeScratch { q.enqueue(message) }
+    }
+
+    private func confirm() {
+        let sequence = nextPublishSequence
+        nextPublishSequence += 1
+        if confirmedUpTo == confirmSent { session.channelsWithConfirms.append(self) }
+        confirmedUpTo = sequence
+    }
+
+    /// Sends one basic.ack covering every publish confirmed since the last one.
+    func flushConfirms() {
+        guard confirmedUpTo > confirmSent else { return }
+        let multiple = confirmedUpTo - confirmSent > 1
+        session.appendDuringFlush(
+            .method(channel: number, .basicAck(BasicAck(deliveryTag: confirmedUpTo, multiple: multiple))))
+        confirmSent = confirmedUpTo
+    }
+
+    // MARK: Consuming
+
+    private func consume(_ m: BasicConsume) throws(BrokerError) {
+        let tag = m.consumerTag.isEmpty ? NameGenerator.consumerTag() : m.consumerTag
+        if consumers[tag] != nil || replyConsumerTag == tag {
+            throw .notAllowed("attempt to reuse consumer tag '\(tag)'")
+        }
+        if m.queue == VirtualHost.directReplyQueue {
+            guard m.noAck else { throw .preconditionFailed("reply consumer cannot acknowledge") }
+            guard replyConsumerTag == nil else { throw .preconditionFailed("reply consumer already set") }
+            let key = NameGenerator.random(prefix: "", length: 24)
+            replyConsumerTag = tag
+            replyKey = key
+            vhost.directReplyChannels[key] = self
+            if !m.noWait { reply(.basicConsumeOk(BasicConsumeOk(consumerTag: tag))) }
+            return
+        }
+        let q = try vhost.queue(named: m.queue, for: session.id)
+        if q.exclusiveConsumer != nil || (m.exclusive && q.consumerCount > 0) {
+            throw .accessRefused("queue '\(q.name)' in vhost '\(vhost.name)' in exclusive use")
+        }
+        let consumer = ChannelConsumer(
+            tag: tag, queue: q, noAck: m.noAck, exclusive: m.exclusive, prefetch: consumerPrefetch, channel: self)
+        consumers[tag] = consumer
+        if !m.noWait { reply(.basicConsumeOk(BasicConsumeOk(consumerTag: tag))) }
+        q.addConsumer(consumer)
+    }
+
+    private func cancel(tag: String) {
+        if tag == replyConsumerTag {
+            endDirectReply()
+            return
+        }
+        guard let consumer = consumers.removeValue(forKey: tag) else { return }
+        consumer.queue.removeConsumer(consumer)
+        vhost.consumerRemoved(from: consumer.queue)
+    }
+
+    private func endDirectReply() {
+        if let key = replyKey { vhost.directReplyChannels[key] = nil }
+        replyKey = nil
+        replyConsumerTag = nil
+    }
+
+    /// The consumer's queue was deleted: tell the client if it asked to be told.
+    func consumerLostQueue(_ consumer: ChannelConsumer) {
+        guard consumers[consumer.consumerTag] === consumer else { return }
+        consumers[consumer.consumerTag] = nil
+        if session.capabilities.consumerCancelNotify {
+            reply(.basicCancel(BasicCancel(consumerTag: consumer.consumerTag, noWait: true)))
+        }
+    }
+
+    private func get(_ m: BasicGet) throws(BrokerError) {
+        let q = try vhost.queue(named: m.queue, for: session.id)
+        guard let qm = q.dequeue() else {
+            reply(.basicGetEmpty(BasicGetEmpty()))
+            return
+        }
+        let tag = nextDeliveryTag
+        nextDeliveryTag += 1
+        if !m.noAck { unacked.append(UnackedDelivery(deliveryTag: tag, queue: q, message: qm, consumer: nil)) }
+        session.emit(
+            .getOk(
+                channel: number, deliveryTag: tag, redelivered: qm.redelivered, messageCount: UInt32(q.messageCount),
+                message: qm.message))
+    }
+
+    func deliver(_ qm: QueuedMessage, from queue: MessageQueue, to consumer: ChannelConsumer) {
+        let tag = nextDeliveryTag
+        nextDeliveryTag += 1
+        if !consumer.noAck {
+            unacked.append(UnackedDelivery(deliveryTag: tag, queue: queue, message: qm, consumer: consumer))
+            consumer.unacked += 1
+            consumerUnacked += 1
+        }
+        session.emit(
+            .deliver(
+                channel: number, consumerTag: consumer.consumerTag, deliveryTag: tag, redelivered: qm.redelivered,
+                message: qm.message))
+    }
+
+    func deliverDirectReply(_ message: Message) {
+        guard let tag = replyConsumerTag else { return }
+        let deliveryTag = nextDeliveryTag
+        nextDeliveryTag += 1
+        session.emit(
+            .deliver(channel: number, consumerTag: tag, deliveryTag: deliveryTag, redelivered: false, message: message))
+    }
+
+    /// Lets this channel's consumers' queues deliver again (after flow, qos or writability changes).
+    func resumeDeliveries() {
+        for consumer in consumers.values { consumer.queue.scheduleDrain() }
+    }
+
+    // MARK: Acknowledgements
+
+    private enum Settlement {
+        case ack
+        case reject(requeue: Bool)
+    }
+
+    private func settle(tag: UInt64, multiple: Bool, action: Settlement) throws(BrokerError) {
+        guard let deliveries = unacked.take(tag: tag, multiple: multiple) else {
+            throw .preconditionFailed("unknown delivery tag \(tag)")
+        }
+        if txMode {
+            switch action {
+            case .ack: txActions.append(.ack(deliveries))
+            case .reject(let requeue): txActions.append(.reject(deliveries, requeue: requeue))
+            }
+            return
+        }
+        switch action {
+        case .ack: release(deliveries, requeue: false)
+        case .reject(let requeue): release(deliveries, requeue: requeue)
+        }
+    }
+
+    /// Ends deliveries: frees their prefetch slots and requeues them or lets them go.
+    private func release(_ deliveries: [UnackedDelivery], requeue: Bool) {
+        guard !deliveries.isEmpty else { return }
+        for d in deliveries {
+            if let consumer = d.consumer {
+                consumer.unacked -= 1
+                consumerUnacked -= 1
+                consumer.queue.scheduleDrain()
+            }
+        }
+        if requeue {
+            // Group by queue, keeping delivery order; the queue restores original positions.
+            var byQueue: [ObjectIdentifier: (MessageQueue, [QueuedMessage])] = [:]
+            var order: [ObjectIdentifier] = []
+            for d in deliveries {
+                let id = ObjectIdentifier(d.queue)
+                if byQueue[id] == nil {
+                    byQueue[id] = (d.queue, [])
+                    order.append(id)
+                }
+                byQueue[id]!.1.append(d.message)
+            }
+            for id in order {
+                let (q, messages) = byQueue[id]!
+                q.requeue(messages)
+            }
+        }
+        if channelPrefetch != 0 { resumeDeliveries() }
+    }
+
+    private func recover(requeue: Bool) throws(BrokerError) {
+        guard requeue else { throw .notImplemented("requeue=false") }
+        release(unacked.takeAll(), requeue: true)
+    }
+
+    // MARK: Transactions
+
+    private func commit() throws(BrokerError) {
+        let publishes = txPublishes
+        txPublishes.removeAll()
+        for p in publishes { route(p.message, via: p.exchange, mandatory: p.mandatory) }
+        let actions = txActions
+        txActions.removeAll()
+        for action in actions {
+            switch action {
+            case .ack(let d): release(d, requeue: false)
+            case .reject(let d, let requeue): release(d, requeue: requeue)
+            }
+        }
+    }
+
+    private func rollback() {
+        txPublishes.removeAll()
+        for action in txActions {
+            switch action {
+            case .ack(let d): unacked.restore(d)
+            case .reject(let d, _): unacked.restore(d)
+            }
+        }
+        txActions.removeAll()
+    }
+
+    // MARK: Closing
+
+    /// Releases everything the channel holds: consumers leave their queues, unacked deliveries
+    /// go back to their queues in order.
+    func teardown() {
+        isOpen = false
+        endDirectReply()
+        let all = consumers.values
+        consumers.removeAll()
+        for consumer in all {
+            consumer.queue.removeConsumer(consumer)
+        }
+        txPublishes.removeAll()
+        rollback()
+        release(unacked.takeAll(), requeue: true)
+        for consumer in all { vhost.consumerRemoved(from: consumer.queue) }
+    }
+}

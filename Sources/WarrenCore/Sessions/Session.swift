@@ -1,0 +1,145 @@
+import AMQPProtocol
+
+/// A client connection as its vhost sees it: the channels and what is to be sent back.
+///
+/// Lives on the vhost's event loop. The server feeds it batches of commands with `process`,
+/// and receives output through `sink` once per batch (one thread hop each way per batch).
+public final class Session: @unchecked Sendable {
+    public let id: UInt64
+    public let user: String
+    public let capabilities: ClientCapabilities
+    let vhost: VirtualHost
+    var channels: [UInt16: ChannelSession] = [:]
+
+    /// Whether the client's socket accepts writes; consumers pause while it does not.
+    public private(set) var writable = true
+    private var outbox: [SessionOutput] = []
+    private var completedBatches = 0
+    private var awaitingFlush = false
+    private var closingConnection = false
+    private var closed = false
+    var channelsWithConfirms: [ChannelSession] = []
+
+    /// Receives the output of each batch and how many input batches it completes.
+    public var sink: (@Sendable (_ output: [SessionOutput], _ completedBatches: Int) -> Void)?
+
+    public init(id: UInt64, vhost: VirtualHost, user: String, capabilities: ClientCapabilities) {
+        self.id = id
+        self.vhost = vhost
+        self.user = user
+        self.capabilities = capabilities
+    }
+
+    /// Handles a batch of commands, then lets the vhost deliver and flush.
+    public func process<C: Collection>(_ commands: C) where C.Element == SessionCommand {
+        for command in commands { handle(command) }
+        completedBatches += 1
+        requestFlush()
+        vhost.endOfBatch()
+    }
+
+    func handle(_ command: SessionCommand) {
+        guard !closed else { return }
+        switch command {
+        case .close:
+            closed = true
+            for channel in channels.values { channel.teardown() }
+            channels.removeAll()
+            vhost.sessionClosed(self)
+        case .writable(let w):
+            writable = w
+            if w { for channel in channels.values { channel.resumeDeliveries() } }
+        case .method(let number, let method):
+            guard !closingConnection else { return }
+            handleMethod(method, on: number)
+        case .publish(let number, let mandatory, let immediate, let message):
+            guard !closingConnection, let channel = channels[number], channel.isOpen else { return }
+            do {
+                try channel.publish(message, mandatory: mandatory, immediate: immediate)
+            } catch {
+                fail(channel, error, classID: 60, methodID: 40)
+            }
+        }
+    }
+
+    private func handleMethod(_ method: AMQPMethod, on number: UInt16) {
+        switch method {
+        case .channelOpen:
+            channels[number] = ChannelSession(number: number, session: self)
+            emit(.method(channel: number, .channelOpenOk(ChannelOpenOk())))
+            return
+        case .channelClose:
+            if let channel = channels.removeValue(forKey: number) {
+                channel.flushConfirms()
+                channel.teardown()
+            }
+            emit(.method(channel: number, .channelCloseOk(ChannelCloseOk())))
+            return
+        case .channelCloseOk:
+            channels.removeValue(forKey: number)?.teardown()
+            return
+        default:
+            break
+        }
+        guard let channel = channels[number], channel.isOpen else { return }
+        do {
+            try channel.handle(method)
+        } catch {
+            fail(channel, error, classID: method.classID, methodID: method.methodID)
+        }
+    }
+
+    /// A channel error closes the channel; a connection error closes the connection.
+    private func fail(_ channel: ChannelSession, _ error: BrokerError, classID: UInt16, methodID: UInt16) {
+        switch error.scope {
+        case .channel:
+            channel.flushConfirms()
+            channel.teardown()
+            channel.isOpen = false
+            emit(
+                .method(
+                    channel: channel.number,
+                    .channelClose(
+                        ChannelClose(
+                            replyCode: error.replyCode, replyText: error.text, classID: classID, methodID: methodID))))
+        case .connection:
+            closingConnection = true
+            emit(
+                .closeConnection(
+                    replyCode: error.replyCode, replyText: error.text, classID: classID, methodID: methodID))
+        }
+    }
+
+    func emit(_ output: SessionOutput) {
+        outbox.append(output)
+        requestFlush()
+    }
+
+    /// Appends output while a flush is already under way.
+    func appendDuringFlush(_ output: SessionOutput) {
+        outbox.append(output)
+    }
+
+    private func requestFlush() {
+        guard !awaitingFlush else { return }
+        awaitingFlush = true
+        vhost.sessionNeedsFlush(self)
+    }
+
+    /// Sends what the batch produced: pending publisher confirms first, then the outbox.
+    func flush() {
+        awaitingFlush = false
+        if !channelsWithConfirms.isEmpty {
+            let list = channelsWithConfirms
+            channelsWithConfirms.removeAll(keepingCapacity: true)
+            for channel in list { channel.flushConfirms() }
+        }
+        guard !outbox.isEmpty || completedBatches > 0 else { return }
+        let output = outbox
+        outbox = []
+        outbox.reserveCapacity(min(output.count, 1024))
+        let batches = completedBatches
+        completedBatches = 0
+        sink?(output, batches)
+    }
+}

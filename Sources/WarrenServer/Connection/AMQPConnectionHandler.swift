@@ -1,0 +1,430 @@
+import AMQPProtocol
+import Logging
+import NIOCore
+import WarrenCore
+
+/// Raised through the pipeline when the broker shuts down.
+struct BrokerShutdownEvent {}
+
+/// The NIO handler of one client connection: it decodes frames, runs the connection state
+/// machine, assembles publishes, hands commands to the session in batches (one per socket
+/// read burst) and encodes the session's output, flushing once per batch.
+final class AMQPConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let runtime: BrokerRuntime
+    private var logger: Logger
+    private var machine: ConnectionStateMachine
+    private var decoder: FrameDecoder
+    private var inbound: ByteBuffer?
+    private var negotiated: ConnectionStateMachine.Negotiated
+    private var channels: [UInt16: ChannelFrameState] = [:]
+    private var context: ChannelHandlerContext?
+
+    // The session on the vhost's loop, and the commands waiting for the end of this read burst.
+    private var session: Session?
+    private var vhostLoop: (any EventLoop)?
+    private var pending: [SessionCommand] = []
+    private var inFlightBatches = 0
+    private var readHeldBack = false
+    private static let maxInFlightBatches = 4
+
+    // Heartbeats: ticks at half the negotiated interval.
+    private var heartbeatTask: RepeatedTask?
+    private var handshakeTimeout: Scheduled<Void>?
+    private var receivedSinceTick = false
+    private var wroteSinceTick = false
+    private var silentTicks = 0
+    /// After a framing error the byte stream cannot be trusted: nothing more is read.
+    private var discardInput = false
+    private var socketClosed = false
+    private var fromLoopback = false
+
+    init(runtime: BrokerRuntime) {
+        self.runtime = runtime
+        self.logger = runtime.logger
+        self.machine = ConnectionStateMachine(limits: runtime.limits)
+        self.decoder = FrameDecoder(maxFrameSize: runtime.limits.frameMax)
+        self.negotiated = .init(
+            channelMax: runtime.limits.channelMax, frameMax: runtime.limits.frameMax, heartbeat: 0)
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let remote = context.channel.remoteAddress
+        fromLoopback = Self.isLoopback(remote)
+        logger[metadataKey: "peer"] = "\(remote.map { "\($0)" } ?? "?")"
+        logger.debug("connection accepted")
+        handshakeTimeout = context.eventLoop.scheduleTask(in: .seconds(10)) { [weak self] in
+            guard let self, !self.machine.isOpen, !self.socketClosed else { return }
+            self.logger.info("closing connection: handshake timed out")
+            self.closeSocket()
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        socketClosed = true
+        heartbeatTask?.cancel()
+        handshakeTimeout?.cancel()
+        pending.removeAll()
+        if let session, let loop = vhostLoop {
+            loop.execute { session.process(CollectionOfOne(SessionCommand.close)) }
+        }
+        session = nil
+        context.fireChannelInactive()
+    }
+
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        guard let ip = address?.ipAddress else { return false }
+        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !discardInput else { return }
+        var bytes = unwrapInboundIn(data)
+        receivedSinceTick = true
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound!.writeBuffer(&bytes)
+        }
+        processInbound(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        submitPending()
+        if wroteSinceTick { context.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if inFlightBatches >= Self.maxInFlightBatches {
+            readHeldBack = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func processInbound(context: ChannelHandlerContext) {
+        guard var buffer = inbound else { return }
+        inbound = nil
+        defer { if !discardInput { inbound = buffer.readableBytes > 0 ? buffer : nil } }
+        if case .awaitingProtocolHeader = machine.state {
+            guard buffer.readableBytes >= 8 else { return }
+            let header = buffer.readBytes(length: 8)!
+            perform(machine.protocolHeaderReceived(valid: header == ProtocolHeader.amqp091), context: context)
+        }
+        do {
+            while !discardInput, let frame = try decoder.next(from: &buffer) {
+                handle(frame, context: context)
+            }
+        } catch {
+            logger.info("closing connection: \(error.text)")
+            discardInput = true
+            perform(
+                machine.close(
+                    replyCode: error.replyCode, text: error.text, classID: error.classID, methodID: error.methodID),
+                context: context)
+            // The stream is broken: close once the close frame is written.
+            context.flush()
+            closeSocket()
+        }
+    }
+
+    private func handle(_ frame: Frame, context: ChannelHandlerContext) {
+        switch frame {
+        case .heartbeat:
+            return
+        case .method(0, let method):
+            let runtime = self.runtime
+            let loopback = fromLoopback
+            perform(
+                machine.methodReceived(method) { runtime.users.authenticate($0, fromLoopback: loopback) },
+                context: context)
+        case .method(let number, let method):
+            guard machine.isOpen else {
+                if !machine.isClosing {
+                    connectionError(ReplyCode.channelError, "channel \(number) used before connection.open", method)
+                }
+                return
+            }
+            channelMethod(method, on: number)
+        case .header(let number, let header):
+            guard machine.isOpen, channels[number] != nil else {
+                if !machine.isClosing { unexpectedFrame("unexpected content header on channel \(number)") }
+                return
+            }
+            if case .closing = channels[number]!.state { return }
+            collect(channels[number]!.header(header, channel: number))
+        case .body(let number, let body):
+            guard machine.isOpen, channels[number] != nil else {
+                if !machine.isClosing { unexpectedFrame("unexpected content body on channel \(number)") }
+                return
+            }
+            if case .closing = channels[number]!.state { return }
+            collect(channels[number]!.body(body, channel: number))
+        }
+    }
+
+    private func collect(_ outcome: ChannelFrameState.Outcome) {
+        switch outcome {
+        case .none: return
+        case .publish(let command): pending.append(command)
+        case .unexpectedFrame(let text): unexpectedFrame(text)
+        }
+    }
+
+    private func unexpectedFrame(_ text: String) {
+        guard let context else { return }
+        perform(
+            machine.fail(ReplyCode.unexpectedFrame, text, classID: 0, methodID: 0), context: context)
+    }
+
+    private func connectionError(_ code: UInt16, _ text: String, _ method: AMQPMethod) {
+        guard let context else { return }
+        perform(machine.fail(code, text, classID: method.classID, methodID: method.methodID), context: context)
+    }
+
+    private func channelMethod(_ method: AMQPMethod, on number: UInt16) {
+        if number > negotiated.channelMax {
+            return connectionError(
+                ReplyCode.channelError,
+                "channel number \(number) exceeds the negotiated channel_max \(negotiated.channelMax)", method)
+        }
+        if method.classID == 10 {
+            return connectionError(
+                ReplyCode.commandInvalid, "connection method \(method.name) on channel \(number)", method)
+        }
+        guard let frameState = channels[number] else {
+            if case .channelOpen = method {
+                channels[number] = ChannelFrameState()
+                pending.append(.method(channel: number, method))
+            } else {
+                connectionError(ReplyCode.channelError, "expected 'channel.open' on channel \(number)", method)
+            }
+            return
+        }
+        switch frameState.state {
+        case .closing:
+            switch method {
+            case .channelCloseOk, .channelClose:
+                channels[number] = nil
+                pending.append(.method(channel: number, method))
+            default:
+                return
+            }
+        case .expectingHeader, .expectingBody:
+            unexpectedFrame("expected content frames for basic.publish on channel \(number), got \(method.name)")
+        case .idle:
+            switch method {
+            case .channelOpen:
+                connectionError(ReplyCode.channelError, "second 'channel.open' seen on channel \(number)", method)
+            case .channelClose:
+                channels[number] = nil
+                pending.append(.method(channel: number, method))
+            case .basicPublish(let publish):
+                channels[number]!.publishStarted(publish)
+            default:
+                pending.append(.method(channel: number, method))
+            }
+        }
+    }
+
+    private func submitPending() {
+        guard !pending.isEmpty, let session, let loop = vhostLoop else { return }
+        let batch = pending
+        pending = []
+        pending.reserveCapacity(batch.count)
+        inFlightBatches += 1
+        loop.execute { session.process(batch) }
+    }
+
+    // MARK: Actions
+
+    private func perform(_ action: ConnectionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            return
+        case .rejectProtocolHeader:
+            var out = context.channel.allocator.buffer(capacity: 8)
+            out.writeBytes(ProtocolHeader.amqp091)
+            discardInput = true
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+        case .send(let method):
+            write(method, channel: 0, context: context)
+        case .tuned(let n):
+            negotiated = n
+            decoder.maxFrameSize = n.frameMax
+            if n.heartbeat > 0 { startHeartbeats(seconds: n.heartbeat, context: context) }
+        case .openVhost(let name, let user, let capabilities):
+            guard let handle = runtime.vhost(named: name) else {
+                perform(machine.vhostNotFound(name), context: context)
+                return
+            }
+            handshakeTimeout?.cancel()
+            let session = Session(
+                id: runtime.nextConnectionID(), vhost: handle.vhost, user: user, capabilities: capabilities)
+            let loop = context.eventLoop
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            session.sink = { output, batches in
+                loop.execute { bound.value.receive(output, completedBatches: batches) }
+            }
+            self.session = session
+            self.vhostLoop = handle.eventLoop
+            handle.eventLoop.execute { handle.vhost.register(session) }
+            logger.info("connection opened", metadata: ["user": "\(user)", "vhost": "\(name)"])
+            write(.connectionOpenOk(ConnectionOpenOk()), channel: 0, context: context)
+        case .close(let code, let text, let classID, let methodID):
+            pending.removeAll()
+            write(
+                .connectionClose(
+                    ConnectionClose(replyCode: code, replyText: text, classID: classID, methodID: methodID)),
+                channel: 0, context: context)
+            context.flush()
+            // Give the client a moment to answer close-ok, then close regardless.
+            context.eventLoop.scheduleTask(in: .seconds(3)) { [weak self] in self?.closeSocket() }
+        case .acceptClose:
+            pending.removeAll()
+            write(.connectionCloseOk(ConnectionCloseOk()), channel: 0, context: context)
+            context.flush()
+            closeSocket()
+        case .closeSocket:
+            context.flush()
+            closeSocket()
+        }
+    }
+
+    private func closeSocket() {
+        guard !socketClosed, let context else { return }
+        socketClosed = true
+        context.close(promise: nil)
+    }
+
+    private func write(_ method: AMQPMethod, channel: UInt16, context: ChannelHandlerContext) {
+        var out = context.channel.allocator.buffer(capacity: 64)
+        out.writeMethodFrame(channel: channel, method)
+        context.write(wrapOutboundOut(out), promise: nil)
+        wroteSinceTick = true
+    }
+
+    // MARK: Session output
+
+    /// Output from the session, on this connection's loop: encoded into one buffer, one flush.
+    func receive(_ output: [SessionOutput], completedBatches: Int) {
+        inFlightBatches -= completedBatches
+        if readHeldBack && inFlightBatches < Self.maxInFlightBatches, let context {
+            readHeldBack = false
+            context.read()
+        }
+        guard let context, !socketClosed, !output.isEmpty, !machine.isClosing else { return }
+        var out = context.channel.allocator.buffer(capacity: 4096)
+        let frameMax = negotiated.frameMax
+        for item in output {
+            switch item {
+            case .method(let channel, let method):
+                if case .channelClose = method { channels[channel]?.state = .closing }
+                out.writeMethodFrame(channel: channel, method)
+            case .deliver(let channel, let tag, let deliveryTag, let redelivered, let message):
+                out.writeContent(
+                    channel: channel,
+                    method: .basicDeliver(
+                        BasicDeliver(
+                            consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
+                            exchange: message.exchange, routingKey: message.routingKey)),
+                    properties: message.properties, body: message.body, frameMax: frameMax)
+            case .getOk(let channel, let deliveryTag, let redelivered, let count, let message):
+                out.writeContent(
+                    channel: channel,
+                    method: .basicGetOk(
+                        BasicGetOk(
+                            deliveryTag: deliveryTag, redelivered: redelivered, exchange: message.exchange,
+                            routingKey: message.routingKey, messageCount: count)),
+                    properties: message.properties, body: message.body, frameMax: frameMax)
+            case .returned(let channel, let code, let text, let message):
+                out.writeContent(
+                    channel: channel,
+                    method: .basicReturn(
+                        BasicReturn(
+                            replyCode: code, replyText: text, exchange: message.exchange,
+                            routingKey: message.routingKey)),
+                    properties: message.properties, body: message.body, frameMax: frameMax)
+            case .closeConnection(let code, let text, let classID, let methodID):
+                if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
+                perform(machine.close(replyCode: code, text: text, classID: classID, methodID: methodID), context: context)
+                return
+            }
+        }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        wroteSinceTick = true
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if session != nil {
+            pending.append(.writable(context.channel.isWritable))
+            submitPending()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Heartbeats and shutdown
+
+    private func startHeartbeats(seconds: UInt16, context: ChannelHandlerContext) {
+        let interval = TimeAmount.milliseconds(Int64(seconds) * 500)
+        heartbeatTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) {
+            [weak self] _ in
+            self?.heartbeatTick()
+        }
+    }
+
+    private func heartbeatTick() {
+        guard let context, !socketClosed else { return }
+        if receivedSinceTick {
+            silentTicks = 0
+        } else {
+            silentTicks += 1
+            // Two missed heartbeat intervals (four half-interval ticks): the peer is gone.
+            if silentTicks >= 4 {
+                logger.info("closing connection: missed heartbeats from client")
+                closeSocket()
+                return
+            }
+        }
+        receivedSinceTick = false
+        if !wroteSinceTick {
+            var out = context.channel.allocator.buffer(capacity: 8)
+            out.writeHeartbeatFrame()
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+        wroteSinceTick = false
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is BrokerShutdownEvent {
+            if machine.isOpen {
+                perform(
+                    machine.fail(
+                        ReplyCode.connectionForced, "broker forced connection closure with reason 'shutdown'",
+                        classID: 0, methodID: 0), context: context)
+            } else {
+                closeSocket()
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("connection error: \(error)")
+        closeSocket()
+    }
+}

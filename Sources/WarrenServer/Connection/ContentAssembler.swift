@@ -1,0 +1,81 @@
+import AMQPProtocol
+import NIOCore
+import WarrenCore
+
+/// A channel as the connection's frame layer sees it: open, collecting a publish's content
+/// (method, then header, then body frames), or closing after the server closed it.
+struct ChannelFrameState {
+    enum State {
+        case idle
+        case expectingHeader(BasicPublish)
+        case expectingBody(BasicPublish, properties: RawProperties, remaining: UInt64, body: ByteBuffer?)
+        /// The server sent channel.close: drop everything but close/close-ok.
+        case closing
+    }
+
+    var state: State = .idle
+
+    enum Outcome {
+        case none
+        case publish(SessionCommand)
+        case unexpectedFrame(String)
+    }
+
+    mutating func publishStarted(_ publish: BasicPublish) {
+        state = .expectingHeader(publish)
+    }
+
+    mutating func header(_ header: ContentHeader, channel: UInt16) -> Outcome {
+        guard case .expectingHeader(let publish) = state else {
+            return .unexpectedFrame("unexpected content header for class \(header.classID) on channel \(channel)")
+        }
+        if header.bodySize == 0 {
+            state = .idle
+            return .publish(Self.command(channel, publish, header.properties, ByteBuffer()))
+        }
+        state = .expectingBody(publish, properties: header.properties, remaining: header.bodySize, body: nil)
+        return .none
+    }
+
+    mutating func body(_ fragment: ByteBuffer, channel: UInt16) -> Outcome {
+        guard case .expectingBody(let publish, let properties, let remaining, var body) = state else {
+            return .unexpectedFrame("unexpected content body on channel \(channel)")
+        }
+        // Leave the state first so `body` is uniquely referenced and grows in place.
+        state = .idle
+        let size = UInt64(fragment.readableBytes)
+        if size > remaining {
+            return .unexpectedFrame("content body on channel \(channel) is longer than its header announced")
+        }
+        if body == nil && size == remaining {
+            // The whole body in one frame: keep the slice, no copy.
+            return .publish(Self.command(channel, publish, properties, fragment))
+        }
+        if body == nil {
+            body = ByteBufferAllocator().buffer(capacity: Int(remaining))
+        }
+        var fragment = fragment
+        body!.writeBuffer(&fragment)
+        if size == remaining {
+            return .publish(Self.command(channel, publish, properties, body!))
+        }
+        state = .expectingBody(publish, properties: properties, remaining: remaining - size, body: body)
+        return .none
+    }
+
+    var isCollectingContent: Bool {
+        switch state {
+        case .expectingHeader, .expectingBody: return true
+        default: return false
+        }
+    }
+
+    private static func command(
+        _ channel: UInt16, _ publish: BasicPublish, _ properties: RawProperties, _ body: ByteBuffer
+    ) -> SessionCommand {
+        .publish(
+            channel: channel, mandatory: publish.mandatory, immediate: publish.immediate,
+            message: Message(
+                exchange: publish.exchange, routingKey: publish.routingKey, properties: properties, body: body))
+    }
+}

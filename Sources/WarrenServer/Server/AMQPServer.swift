@@ -1,0 +1,58 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The TCP listener: accepts connections, gives each an AMQP handler, and closes them all with
+/// 320 CONNECTION_FORCED on shutdown.
+public final class AMQPServer: Sendable {
+    private let group: any EventLoopGroup
+    private let runtime: BrokerRuntime
+    private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+
+    public init(group: any EventLoopGroup, runtime: BrokerRuntime) {
+        self.group = group
+        self.runtime = runtime
+    }
+
+    /// Starts listening; throws when the address cannot be bound.
+    public func start(host: String, port: Int) async throws -> SocketAddress? {
+        let connections = self.connections
+        let runtime = self.runtime
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
+            .childChannelInitializer { channel in
+                let id = ObjectIdentifier(channel)
+                connections.withLockedValue { $0[id] = channel }
+                channel.closeFuture.whenComplete { _ in
+                    _ = connections.withLockedValue { $0.removeValue(forKey: id) }
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AMQPConnectionHandler(runtime: runtime))
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        listener.withLockedValue { $0 = channel }
+        return channel.localAddress
+    }
+
+    /// Stops accepting, asks every connection to close (320), and waits up to `timeout` for them.
+    public func shutdown(timeout: TimeAmount = .seconds(5)) async {
+        if let l = listener.withLockedValue({ $0 }) { try? await l.close() }
+        let open = connections.withLockedValue { Array($0.values) }
+        for channel in open {
+            channel.pipeline.fireUserInboundEventTriggered(BrokerShutdownEvent())
+        }
+        let deadline = NIODeadline.now() + timeout
+        while NIODeadline.now() < deadline {
+            if connections.withLockedValue({ $0.isEmpty }) { return }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for channel in connections.withLockedValue({ Array($0.values) }) { try? await channel.close() }
+    }
+}

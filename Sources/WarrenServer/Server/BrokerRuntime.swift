@@ -1,0 +1,42 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import WarrenCore
+
+/// A vhost and the event loop that owns it.
+public struct VhostHandle: Sendable {
+    public let vhost: VirtualHost
+    public let eventLoop: any EventLoop
+}
+
+/// What every connection shares: users, limits, the vhosts and their loops. Touched under a
+/// lock only when connections open, never per message.
+public final class BrokerRuntime: Sendable {
+    public let users: UserStore
+    let limits: ConnectionStateMachine.Limits
+    let logger: Logger
+    private let vhosts: NIOLockedValueBox<[String: VhostHandle]>
+    private let connectionIDs = NIOLockedValueBox<UInt64>(0)
+
+    public init(
+        group: any EventLoopGroup, users: UserStore = UserStore(), channelMax: UInt16 = 2047,
+        frameMax: UInt32 = 131072, heartbeat: UInt16 = 60, logger: Logger
+    ) {
+        self.users = users
+        self.limits = .init(channelMax: channelMax, frameMax: frameMax, heartbeat: heartbeat)
+        self.logger = logger
+        let root = VhostHandle(vhost: VirtualHost(name: "/"), eventLoop: group.next())
+        self.vhosts = NIOLockedValueBox(["/": root])
+    }
+
+    public func vhost(named name: String) -> VhostHandle? {
+        vhosts.withLockedValue { $0[name] }
+    }
+
+    func nextConnectionID() -> UInt64 {
+        connectionIDs.withLockedValue {
+            $0 += 1
+            return $0
+        }
+    }
+}
