@@ -34,7 +34,8 @@ public struct RawProperties: Sendable, Hashable {
     /// included, without decoding anything. Throws a syntax error (class 60) if not.
     public func validate() throws(AMQPProtocolError) {
         guard let (flags, start) = flagsAndFieldStart() else {
-            throw AMQPProtocolError.syntaxError("malformed content header properties: truncated property flags", classID: 60)
+            throw AMQPProtocolError.syntaxError(
+                "malformed content header properties: truncated property flags", classID: 60)
         }
         var index = start
         for field in PropertyField.allCases where flags & field.mask != 0 {

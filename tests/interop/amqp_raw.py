@@ -47,6 +47,14 @@ NOT_IMPLEMENTED = 540
 INTERNAL_ERROR = 541
 
 
+def reply_text(text: str) -> str:
+    """A reply-text as RabbitMQ sends it: texts over 255 octets are cut to 252 plus "..."."""
+    b = text.encode()
+    if len(b) <= 255:
+        return text
+    return b[:252].decode("utf-8", "ignore") + "..."
+
+
 # ---------------------------------------------------------------------------
 # Field encoding
 
@@ -120,8 +128,31 @@ class Writer:
         return b"".join(self.parts)
 
 
+@dataclass
+class Typed:
+    """A field value with an explicit type octet, e.g. Typed("b", 5) for a signed 8-bit int."""
+
+    kind: str
+    value: Any
+
+
+_TYPED_FORMATS = {"b": ">b", "B": ">B", "s": ">h", "u": ">H", "I": ">i", "i": ">I", "l": ">q",
+                  "f": ">f", "d": ">d", "T": ">Q"}
+
+
 def encode_value(v: Any) -> bytes:
     """Encodes one field value with its type octet (RabbitMQ's field type set)."""
+    if isinstance(v, Typed):
+        if v.kind in _TYPED_FORMATS:
+            return v.kind.encode() + struct.pack(_TYPED_FORMATS[v.kind], v.value)
+        if v.kind == "t":
+            return b"t" + bytes([1 if v.value else 0])
+        if v.kind in ("S", "x"):
+            b = v.value.encode() if isinstance(v.value, str) else bytes(v.value)
+            return v.kind.encode() + struct.pack(">I", len(b)) + b
+        if v.kind == "V":
+            return b"V"
+        raise ValueError(f"unknown field type {v.kind!r}")
     if v is None:
         return b"V"
     if isinstance(v, bool):

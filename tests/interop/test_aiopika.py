@@ -272,12 +272,18 @@ async def test_qos_prefetch_limits_unacked_deliveries(conn, cleanup, uid):
 
 async def test_publisher_confirms_and_mandatory_return(conn, uid):
     ch = await conn.channel(on_return_raises=True)
+    ex = await ch.get_exchange("amq.direct")  # passive exchange.declare
     with pytest.raises(aio_pika.exceptions.DeliveryError) as ei:
-        ex = await ch.get_exchange("amq.direct")
         await ex.publish(Message(b"lost"), routing_key=f"{uid}-nobody", mandatory=True)
     assert ei.value.message.body == b"lost"
     assert ei.value.frame.reply_code == 312
     assert ei.value.frame.reply_text == "NO_ROUTE"
+    # aio-pika publishes with mandatory=True unless told otherwise
+    with pytest.raises(aio_pika.exceptions.DeliveryError):
+        await ex.publish(Message(b"lost-by-default"), routing_key=f"{uid}-nobody")
+    # not mandatory: silently dropped, and acked
+    assert isinstance(await ex.publish(Message(b"dropped"), routing_key=f"{uid}-nobody", mandatory=False),
+                      aiormq.spec.Basic.Ack)
 
     # without on_return_raises the returned message comes back from publish() and the
     # channel's return callbacks see it

@@ -129,13 +129,21 @@ def test_plain_login_and_wrong_password(broker):
     assert ei.value.reply_code == 403
 
 
-def test_default_login_picks_offered_mechanism(broker):
-    # Without login_method py-amqp tries GSSAPI (soft), AMQPLAIN, then PLAIN: the first
-    # one the server offers in connection.start wins.
-    c = connect(broker)
+def test_amqplain_login(broker):
+    # Without login_method py-amqp tries GSSAPI (soft), AMQPLAIN, then PLAIN and takes the first
+    # the server offers; oslo.messaging asks for AMQPLAIN explicitly (rabbit_login_method).
+    c = connect(broker, login_method="AMQPLAIN")
+    try:
+        assert b"AMQPLAIN" in c.mechanisms
+        assert c.channel().queue_declare("", exclusive=True).message_count == 0
+    finally:
+        c.close()
+    with pytest.raises(AccessRefused) as ei:
+        connect(broker, login_method="AMQPLAIN", password="definitely-wrong")
+    assert ei.value.reply_code == 403
+    c = connect(broker)  # no login_method
     try:
         assert c.connected
-        assert c.channel().queue_declare("", exclusive=True).message_count == 0
     finally:
         c.close()
 

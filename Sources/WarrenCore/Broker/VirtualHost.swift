@@ -1,4 +1,5 @@
 import AMQPProtocol
+import Logging
 
 /// A virtual host: an isolated namespace of exchanges, queues and bindings.
 ///
@@ -7,6 +8,7 @@ import AMQPProtocol
 /// commands (deliveries, flushes to connections) is collected and done once in `endOfBatch()`.
 public final class VirtualHost: @unchecked Sendable {
     public let name: String
+    public var logger = Logger(label: "warren.vhost")
     public private(set) var exchanges: [String: Exchange] = [:]
     public private(set) var queues: [String: MessageQueue] = [:]
     /// Channels consuming from `amq.rabbitmq.reply-to`, by the key in their reply address.
@@ -216,6 +218,8 @@ public final class VirtualHost: @unchecked Sendable {
         queue queueName: String, exchange exchangeName: String, routingKey: String, arguments: FieldTable,
         sessionID: UInt64
     ) throws(BrokerError) {
+        // Unbinding what no longer exists succeeds, as in RabbitMQ.
+        guard queues[queueName] != nil, exchanges[exchangeName] != nil || exchangeName.isEmpty else { return }
         let q = try queue(named: queueName, for: sessionID)
         let e = try bindableExchange(exchangeName)
         if e.unbind(Binding(destination: .queue(q), routingKey: routingKey, arguments: arguments)) {
@@ -235,6 +239,7 @@ public final class VirtualHost: @unchecked Sendable {
     public func unbind(
         destination: String, source: String, routingKey: String, arguments: FieldTable
     ) throws(BrokerError) {
+        guard exchanges[destination] != nil, exchanges[source] != nil else { return }
         let d = try bindableExchange(destination)
         let s = try bindableExchange(source)
         if s.unbind(Binding(destination: .exchange(d), routingKey: routingKey, arguments: arguments)) {

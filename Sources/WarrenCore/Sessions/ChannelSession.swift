@@ -79,6 +79,9 @@ final class ChannelSession {
                 destination: m.destination, source: m.source, routingKey: m.routingKey, arguments: m.arguments)
             if !m.noWait { reply(.exchangeUnbindOk(ExchangeUnbindOk())) }
 
+        case .queueDeclare(let m) where m.queue == VirtualHost.directReplyQueue:
+            // The direct reply-to pseudo-queue always exists and is always empty.
+            if !m.noWait { reply(.queueDeclareOk(QueueDeclareOk(queue: m.queue, messageCount: 0, consumerCount: 0))) }
         case .queueDeclare(let m):
             let q = try vhost.declareQueue(
                 name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive,

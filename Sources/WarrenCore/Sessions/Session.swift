@@ -91,6 +91,9 @@ public final class Session: @unchecked Sendable {
 
     /// A channel error closes the channel; a connection error closes the connection.
     private func fail(_ channel: ChannelSession, _ error: BrokerError, classID: UInt16, methodID: UInt16) {
+        vhost.logger.info(
+            "\(error.scope == .channel ? "channel" : "connection") error: \(error.text)",
+            metadata: ["connection": "\(id)", "channel": "\(channel.number)", "method": "\(classID)/\(methodID)"])
         switch error.scope {
         case .channel:
             channel.flushConfirms()

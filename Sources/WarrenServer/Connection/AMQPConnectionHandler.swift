@@ -18,7 +18,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
     private var machine: ConnectionStateMachine
     private var decoder: FrameDecoder
-    private var inbound: ByteBuffer?
+    private var inbound = InboundFrameBuffer()
+    private var headerBytes: [UInt8] = []
     private var negotiated: ConnectionStateMachine.Negotiated
     private var channels: [UInt16: ChannelFrameState] = [:]
     private var context: ChannelHandlerContext?
@@ -93,12 +94,38 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         guard !discardInput else { return }
         var bytes = unwrapInboundIn(data)
         receivedSinceTick = true
-        if inbound == nil || inbound!.readableBytes == 0 {
-            inbound = bytes
-        } else {
-            inbound!.writeBuffer(&bytes)
+        if case .awaitingProtocolHeader = machine.state {
+            guard readProtocolHeader(&bytes, context: context) else { return }
         }
-        processInbound(context: context)
+        let maxFrameSize = decoder.maxFrameSize == 0 ? Int(UInt32.max) : Int(decoder.maxFrameSize)
+        do {
+            try inbound.feed(bytes, maxFrameSize: maxFrameSize, allocator: context.channel.allocator) {
+                (buffer: inout ByteBuffer) throws(AMQPProtocolError) in
+                while !discardInput, let frame = try decoder.next(from: &buffer) {
+                    handle(frame, context: context)
+                }
+            }
+        } catch {
+            logger.info("closing connection: \(error.text)")
+            discardInput = true
+            inbound.reset()
+            perform(
+                machine.close(
+                    replyCode: error.replyCode, text: error.text, classID: error.classID, methodID: error.methodID),
+                context: context)
+            // The stream is broken: close once the close frame is written.
+            context.flush()
+            closeSocket()
+        }
+    }
+
+    /// Collects the 8-byte protocol header; true once it was valid and bytes may follow.
+    private func readProtocolHeader(_ bytes: inout ByteBuffer, context: ChannelHandlerContext) -> Bool {
+        let wanted = 8 - headerBytes.count
+        headerBytes += bytes.readBytes(length: min(wanted, bytes.readableBytes)) ?? []
+        guard headerBytes.count == 8 else { return false }
+        perform(machine.protocolHeaderReceived(valid: headerBytes == ProtocolHeader.amqp091), context: context)
+        return !discardInput
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -112,32 +139,6 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             readHeldBack = true
         } else {
             context.read()
-        }
-    }
-
-    private func processInbound(context: ChannelHandlerContext) {
-        guard var buffer = inbound else { return }
-        inbound = nil
-        defer { if !discardInput { inbound = buffer.readableBytes > 0 ? buffer : nil } }
-        if case .awaitingProtocolHeader = machine.state {
-            guard buffer.readableBytes >= 8 else { return }
-            let header = buffer.readBytes(length: 8)!
-            perform(machine.protocolHeaderReceived(valid: header == ProtocolHeader.amqp091), context: context)
-        }
-        do {
-            while !discardInput, let frame = try decoder.next(from: &buffer) {
-                handle(frame, context: context)
-            }
-        } catch {
-            logger.info("closing connection: \(error.text)")
-            discardInput = true
-            perform(
-                machine.close(
-                    replyCode: error.replyCode, text: error.text, classID: error.classID, methodID: error.methodID),
-                context: context)
-            // The stream is broken: close once the close frame is written.
-            context.flush()
-            closeSocket()
         }
     }
 
@@ -328,36 +329,31 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         }
         guard let context, !socketClosed, !output.isEmpty, !machine.isClosing else { return }
         var out = context.channel.allocator.buffer(capacity: 4096)
-        let frameMax = negotiated.frameMax
         for item in output {
             switch item {
             case .method(let channel, let method):
                 if case .channelClose = method { channels[channel]?.state = .closing }
                 out.writeMethodFrame(channel: channel, method)
             case .deliver(let channel, let tag, let deliveryTag, let redelivered, let message):
-                out.writeContent(
+                writeContent(
                     channel: channel,
-                    method: .basicDeliver(
-                        BasicDeliver(
-                            consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
-                            exchange: message.exchange, routingKey: message.routingKey)),
-                    properties: message.properties, body: message.body, frameMax: frameMax)
+                    method: BasicDeliver(
+                        consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
+                        exchange: message.exchange, routingKey: message.routingKey),
+                    message: message, into: &out, context: context)
             case .getOk(let channel, let deliveryTag, let redelivered, let count, let message):
-                out.writeContent(
+                writeContent(
                     channel: channel,
-                    method: .basicGetOk(
-                        BasicGetOk(
-                            deliveryTag: deliveryTag, redelivered: redelivered, exchange: message.exchange,
-                            routingKey: message.routingKey, messageCount: count)),
-                    properties: message.properties, body: message.body, frameMax: frameMax)
+                    method: BasicGetOk(
+                        deliveryTag: deliveryTag, redelivered: redelivered, exchange: message.exchange,
+                        routingKey: message.routingKey, messageCount: count),
+                    message: message, into: &out, context: context)
             case .returned(let channel, let code, let text, let message):
-                out.writeContent(
+                writeContent(
                     channel: channel,
-                    method: .basicReturn(
-                        BasicReturn(
-                            replyCode: code, replyText: text, exchange: message.exchange,
-                            routingKey: message.routingKey)),
-                    properties: message.properties, body: message.body, frameMax: frameMax)
+                    method: BasicReturn(
+                        replyCode: code, replyText: text, exchange: message.exchange, routingKey: message.routingKey),
+                    message: message, into: &out, context: context)
             case .closeConnection(let code, let text, let classID, let methodID):
                 if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
                 perform(machine.close(replyCode: code, text: text, classID: classID, methodID: methodID), context: context)
@@ -366,6 +362,36 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         wroteSinceTick = true
+    }
+
+    /// Bodies at least this large are written as their own buffers instead of being copied.
+    private static let zeroCopyBodySize = 16 * 1024
+
+    private func writeContent<M: AMQPMethodArguments>(
+        channel: UInt16, method: M, message: Message, into out: inout ByteBuffer, context: ChannelHandlerContext
+    ) {
+        let frameMax = negotiated.frameMax
+        guard message.body.readableBytes >= Self.zeroCopyBodySize else {
+            out.writeContent(
+                channel: channel, method: method, properties: message.properties, body: message.body,
+                frameMax: frameMax)
+            return
+        }
+        out.writeMethodFrame(channel: channel, method)
+        out.writeContentHeaderFrame(
+            channel: channel, bodySize: UInt64(message.body.readableBytes), properties: message.properties)
+        let maxPayload = frameMax == 0 ? Int(UInt32.max) : Int(frameMax) - 8
+        var body = message.body
+        while body.readableBytes > 0 {
+            let chunk = body.readSlice(length: min(maxPayload, body.readableBytes))!
+            out.writeInteger(UInt8(3))
+            out.writeInteger(channel)
+            out.writeInteger(UInt32(chunk.readableBytes))
+            context.write(wrapOutboundOut(out), promise: nil)
+            context.write(wrapOutboundOut(chunk), promise: nil)
+            out = context.channel.allocator.buffer(capacity: 4096)
+            out.writeInteger(UInt8(0xCE))
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
