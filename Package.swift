@@ -54,7 +54,8 @@ let package = Package(
         ),
         .testTarget(
             name: "AMQPProtocolTests",
-            dependencies: ["AMQPProtocol", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["AMQPProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "WarrenCoreTests",

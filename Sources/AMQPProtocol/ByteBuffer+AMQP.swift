@@ -9,9 +9,10 @@ import NIOCore
 /// Short strings: `readShortString()` decodes the bytes as UTF-8, replacing invalid sequences
 /// (AMQP does not require short strings to be UTF-8 and brokers accept any bytes, so this is
 /// lenient rather than an error). `writeShortString(_:)` never fails: a string longer than 255
-/// UTF-8 bytes is truncated to the longest prefix of whole characters' scalars that fits. This
-/// suits text the broker composes (reply texts quoting user-supplied names); names that must
-/// not be altered should be checked with `String.fitsAMQPShortString` where they are accepted.
+/// UTF-8 bytes is cut at the last Unicode scalar boundary within 255 bytes, so the result is
+/// still valid UTF-8. This suits text the broker composes (reply texts quoting user-supplied
+/// names); names that must not be altered should be checked with `String.fitsAMQPShortString`
+/// where they are accepted (names decoded from short strings always fit).
 extension ByteBuffer {
     /// The most bytes a short string holds.
     public static let maxShortStringLength = 255
@@ -23,7 +24,6 @@ extension ByteBuffer {
     // MARK: Integers
 
     @inline(__always)
-    @usableFromInline
     mutating func readAMQPInteger<T: FixedWidthInteger>(
         as: T.Type = T.self, _ what: @autoclosure () -> String
     ) throws(AMQPProtocolError) -> T {

@@ -20,7 +20,8 @@ public struct ContentHeader: Sendable, Equatable {
 
     /// Decodes a header frame payload. The properties are a slice of `payload`; their structure
     /// is validated (syntax error 502) but nothing is decoded. A payload too short for the fixed
-    /// fields and a flags word, or a class other than basic, is a frame error (501).
+    /// fields and a flags word is a frame error (501). A class other than basic is returned
+    /// unvalidated: whether it was expected is the connection's decision (505 in RabbitMQ).
     static func decode(payload: ByteBuffer) throws(AMQPProtocolError) -> ContentHeader {
         var payload = payload
         guard payload.readableBytes >= fixedSize + 2,
@@ -30,11 +31,8 @@ public struct ContentHeader: Sendable, Equatable {
         else {
             throw AMQPProtocolError.frameError("content header frame too short (\(payload.readableBytes) bytes)")
         }
-        guard classID == 60 else {
-            throw AMQPProtocolError.frameError("content header for class \(classID); only basic (60) has content")
-        }
         let properties = RawProperties(bytes: payload)
-        try properties.validate()
+        if classID == 60 { try properties.validate() }
         return ContentHeader(classID: classID, weight: weight, bodySize: bodySize, properties: properties)
     }
 }

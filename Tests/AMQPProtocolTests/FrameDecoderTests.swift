@@ -85,14 +85,14 @@ struct FrameDecoderTests {
         #expect(try header.properties.decode() == properties)
     }
 
-    @Test("a frame over frame_max is a frame error as soon as its header arrives")
+    @Test("a frame over the size limit is a frame error as soon as its header arrives, consuming nothing")
     func oversize() {
         var decoder = FrameDecoder(maxFrameSize: 4096)
         var exact = rawFrame(type: 3, channel: 1, payload: Array(repeating: 0, count: 4088))
         #expect((try? decoder.next(from: &exact)) != nil)
         var over = rawFrame(type: 3, channel: 1, payload: Array(repeating: 0, count: 4089))
         let error = capturedError { try decoder.next(from: &over) }
-        #expect(error == .frameError("frame size 4097 exceeds frame_max 4096"))
+        #expect(error == .frameError("type 3, channel 1: {frame_too_large,4089,4088}"))
         #expect(over.readerIndex == 0)
         var headerOnly = ByteBuffer(hex: "03" + "0001" + "00100000")  // claims 1 MiB, nothing else yet
         #expect(capturedError { try decoder.next(from: &headerOnly) }?.replyCode == ReplyCode.frameError)
@@ -101,41 +101,49 @@ struct FrameDecoderTests {
         #expect((try? unlimited.next(from: &big)) != nil)
     }
 
-    @Test("a bad end octet is a frame error")
+    @Test("a bad end octet is a frame error that consumes nothing: the stream is broken")
     func badEndOctet() {
         var decoder = FrameDecoder(maxFrameSize: 4096)
         var buffer = rawFrame(type: 8, channel: 0, payload: [], end: 0xCD)
         let error = capturedError { try decoder.next(from: &buffer) }
         #expect(error?.replyCode == ReplyCode.frameError)
         #expect(error?.text.contains("0xCD") == true)
+        #expect(buffer.readerIndex == 0)
     }
 
-    @Test("an unknown frame type is a frame error")
+    @Test("an unknown frame type is a frame error that skips the whole frame")
     func unknownType() {
         var decoder = FrameDecoder(maxFrameSize: 4096)
-        var buffer = rawFrame(type: 4, channel: 0, payload: [])
+        var buffer = rawFrame(type: 4, channel: 0, payload: [1, 2])
+        var heartbeat = ByteBuffer(bytes: [8, 0, 0, 0, 0, 0, 0, 0xCE])
+        buffer.writeBuffer(&heartbeat)
         #expect(capturedError { try decoder.next(from: &buffer) } == .frameError("unknown frame type 4"))
-        var protocolHeader = ByteBuffer(bytes: ProtocolHeader.amqp091)  // 'A' = 65
-        #expect(capturedError { try decoder.next(from: &protocolHeader) }?.replyCode == ReplyCode.frameError)
+        #expect(try? decoder.next(from: &buffer) == .heartbeat)
+        var protocolHeader = ByteBuffer(bytes: ProtocolHeader.amqp091)  // 'A' = 65: a frame of 0x5150 bytes
+        #expect((try? decoder.next(from: &protocolHeader)) == nil)
     }
 
-    @Test("a heartbeat on a channel other than 0, or with a payload, is a frame error")
+    @Test("a heartbeat on a channel other than 0 is an unexpected frame; one with a payload a frame error")
     func badHeartbeat() throws {
         var decoder = FrameDecoder(maxFrameSize: 4096)
         var onChannel = rawFrame(type: 8, channel: 1, payload: [])
-        #expect(capturedError { try decoder.next(from: &onChannel) }?.replyCode == ReplyCode.frameError)
+        #expect(capturedError { try decoder.next(from: &onChannel) }?.replyCode == ReplyCode.unexpectedFrame)
         var withPayload = rawFrame(type: 8, channel: 0, payload: [1])
         #expect(capturedError { try decoder.next(from: &withPayload) }?.replyCode == ReplyCode.frameError)
         var good = rawFrame(type: 8, channel: 0, payload: [])
         #expect(try decoder.next(from: &good) == .heartbeat)
     }
 
-    @Test("content headers of another class or too short are frame errors; bad properties a syntax error")
-    func badHeaders() {
+    @Test("content headers too short are frame errors; bad properties a syntax error; other classes pass")
+    func badHeaders() throws {
         var decoder = FrameDecoder(maxFrameSize: 4096)
         var wrongClass = rawFrame(
             type: 2, channel: 1, payload: [0, 50, 0, 0] + Array(repeating: 0, count: 8) + [0, 0])
-        #expect(capturedError { try decoder.next(from: &wrongClass) }?.replyCode == ReplyCode.frameError)
+        guard case .header(1, let header)? = try decoder.next(from: &wrongClass) else {
+            Issue.record("expected a content header frame")
+            return
+        }
+        #expect(header.classID == 50)
         var tooShort = rawFrame(type: 2, channel: 1, payload: [0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5])
         #expect(capturedError { try decoder.next(from: &tooShort) }?.replyCode == ReplyCode.frameError)
         // content-type flag set, but the string's length runs past the payload
@@ -151,17 +159,22 @@ struct FrameDecoderTests {
         #expect(capturedError { try decoder.next(from: &badHeaders) }?.replyCode == ReplyCode.syntaxError)
     }
 
-    @Test("method decoding errors surface with their codes and consume nothing")
+    @Test("method decoding errors surface with RabbitMQ's codes and skip the frame")
     func methodErrors() {
         var decoder = FrameDecoder(maxFrameSize: 4096)
         var unknown = rawFrame(type: 1, channel: 1, payload: [0, 60, 0, 99])
         let unknownError = capturedError { try decoder.next(from: &unknown) }
         #expect(unknownError == .notImplemented("unknown method 60/99", classID: 60, methodID: 99))
-        #expect(unknown.readerIndex == 0)
+        #expect(unknown.readableBytes == 0)
         var truncated = rawFrame(type: 1, channel: 1, payload: [0, 60, 0, 40, 0, 0, 5, 0x61])
         let truncatedError = capturedError { try decoder.next(from: &truncated) }
-        #expect(truncatedError?.replyCode == ReplyCode.syntaxError)
+        #expect(truncatedError?.replyCode == ReplyCode.frameError)
+        #expect(truncatedError?.text.hasPrefix("cannot decode ") == true)
         #expect(truncatedError?.text.contains("basic.publish") == true)
+        var trailing = rawFrame(type: 1, channel: 1, payload: [0, 60, 0, 80] + Array(repeating: 0, count: 9) + [7])
+        let trailingError = capturedError { try decoder.next(from: &trailing) }
+        #expect(trailingError?.replyCode == ReplyCode.frameError)
+        #expect(trailingError?.classID == 60 && trailingError?.methodID == 80)
         #expect(truncatedError?.classID == 60 && truncatedError?.methodID == 40)
         var noIDs = rawFrame(type: 1, channel: 1, payload: [0, 60])
         #expect(capturedError { try decoder.next(from: &noIDs) }?.replyCode == ReplyCode.frameError)

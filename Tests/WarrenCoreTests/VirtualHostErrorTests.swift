@@ -72,11 +72,14 @@ import Testing
         // (rabbit_channel: lookup first, check_name only on not_found), so clients that
         // "ensure" amq.topic with its real properties get declare-ok.
         let c = client()
-        withKnownIssue("BUG: declareExchange refuses amq.* names before looking the exchange up") {
-            #expect(
-                c.call(.exchangeDeclare(ExchangeDeclare(exchange: "amq.topic", type: "topic", durable: true)))
-                    == ["1:exchange.declare-ok"])
-        }
+        #expect(
+            c.call(.exchangeDeclare(ExchangeDeclare(exchange: "amq.topic", type: "topic", durable: true)))
+                == ["1:exchange.declare-ok"])
+        // With other properties it is an inequivalent-argument error, not a name error.
+        c.openChannel(2)
+        #expect(
+            c.call(.exchangeDeclare(ExchangeDeclare(exchange: "amq.topic", type: "topic", durable: false)), channel: 2)
+                == ["2:channel.close 406 40/10"])
     }
 
     @Test func declaringQueueWithAmqPrefixIsRefusedWith403() {
@@ -171,6 +174,18 @@ import Testing
         try vhost.bind(destination: "dst", source: "ad", routingKey: "", arguments: [:])
         try vhost.deleteExchange(name: "dst", ifUnused: false)
         #expect(vhost.exchanges["ad"] == nil)
+    }
+
+    @Test func autoDeleteExchangesCascadeAlongExchangeBindings() throws {
+        // ad1 -> ad2 -> q: deleting q empties ad2, whose removal empties ad1.
+        try vhost.makeExchange("ad1", .fanout, autoDelete: true)
+        try vhost.makeExchange("ad2", .fanout, autoDelete: true)
+        let q = try vhost.makeQueue("q")
+        try vhost.bind(destination: "ad2", source: "ad1", routingKey: "", arguments: [:])
+        try vhost.bindQueue("q", to: "ad2")
+        vhost.deleteQueue(q)
+        #expect(vhost.exchanges["ad2"] == nil)
+        #expect(vhost.exchanges["ad1"] == nil)
     }
 
     // MARK: Queues

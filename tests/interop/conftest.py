@@ -1,8 +1,9 @@
 """Interop suite fixtures: start the built broker on a free port with its own data directory.
 
-Set WARREN_BIN to the broker binary (scripts/test does). Set AMQP_EXTERNAL_PORT to run the
-suite against an already running broker instead (e.g. RabbitMQ on 5673 to check what the
-reference broker does); tests marked `warren_only` are skipped then.
+Set WARREN_BIN to the broker binary (scripts/test does; without it .build/release/warren or
+.build/debug/warren is used). Set AMQP_EXTERNAL_PORT to run the suite against an already running
+broker instead (e.g. RabbitMQ on 5673 to check what the reference broker does); tests marked
+`warren_only` are skipped then.
 """
 
 import os
@@ -63,25 +64,43 @@ class Broker:
             return f.read()
 
 
-def start_warren(extra_args=(), data_dir: Optional[str] = None, port: Optional[int] = None) -> Broker:
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def warren_binary() -> str:
+    """WARREN_BIN, else the binary `swift build` left in .build (release first)."""
     binary = os.environ.get("WARREN_BIN")
-    if not binary:
-        raise RuntimeError("WARREN_BIN is not set (scripts/test sets it)")
+    if binary:
+        return binary
+    for config in ("release", "debug"):
+        candidate = os.path.join(REPO, ".build", config, "warren")
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError("WARREN_BIN is not set (scripts/test sets it) and no .build/*/warren exists")
+
+
+def start_warren(extra_args=(), data_dir: Optional[str] = None, port: Optional[int] = None) -> Broker:
+    binary = warren_binary()
     port = port or free_port()
     data_dir = data_dir or tempfile.mkdtemp(prefix="warren-test-")
+    args = list(extra_args)
+    host = "127.0.0.1"
+    if "--bind" in args and args.index("--bind") + 1 < len(args):
+        bind = args[args.index("--bind") + 1]
+        host = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
     log_path = os.path.join(tempfile.mkdtemp(prefix="warren-log-"), "broker.log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--data-dir", data_dir, "--log-level", "info", *extra_args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(log_path, "w") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--data-dir", data_dir, "--log-level", "info", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        wait_for_port("127.0.0.1", port, proc)
+        wait_for_port(host, port, proc)
     except Exception:
         stop_process(proc)
         raise
-    return Broker("127.0.0.1", port, data_dir, proc, log_path)
+    return Broker(host, port, data_dir, proc, log_path)
 
 
 def stop_process(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10.0) -> int:

@@ -18,7 +18,7 @@ import pika.exceptions as pex
 import pytest
 
 import amqp_raw
-from conftest import free_port, start_warren, stop_process, stop_warren, wait_for_port
+from conftest import free_port, start_warren, stop_warren, warren_binary
 
 pytestmark = pytest.mark.warren_only
 
@@ -26,10 +26,7 @@ EXIT_TIMEOUT = 5.0  # "within a few seconds"
 
 
 def binary():
-    b = os.environ.get("WARREN_BIN")
-    if not b:
-        pytest.skip("WARREN_BIN is not set")
-    return b
+    return warren_binary()
 
 
 def run_second(args, timeout=10.0):
@@ -165,18 +162,14 @@ def test_missing_data_dir_is_created():
 
 
 def test_bind_address_is_used():
-    port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="warren-test-")
-    proc = subprocess.Popen([binary(), "--port", str(port), "--data-dir", data_dir, "--bind", "127.0.0.2",
-                             "--log-level", "info"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    b = start_warren(extra_args=["--bind", "127.0.0.2"])
     try:
-        wait_for_port("127.0.0.2", port, proc)
-        assert handshake_works("127.0.0.2", port)
+        assert b.host == "127.0.0.2"
+        assert handshake_works("127.0.0.2", b.port)
         with pytest.raises(OSError):  # not listening on the other loopback address
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection(("127.0.0.1", b.port), timeout=1).close()
     finally:
-        stop_process(proc)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        stop_warren(b)
 
 
 def test_bind_127_0_0_1_works():

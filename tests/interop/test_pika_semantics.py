@@ -553,6 +553,8 @@ def test_exchange_binding_cycle_delivers_once(ch, uid):
     ch.confirm_delivery()
     ch.basic_publish(a, "", b"once")
     assert get_bodies(ch, q) == [b"once"]
+    ch.exchange_delete(a)  # the two keep each other alive
+    ch.exchange_delete(b)
 
 
 def test_publish_to_internal_exchange_is_403(conn, uid):
@@ -810,6 +812,7 @@ def test_mandatory_unroutable_message_is_returned_312(ch, uid):
     ch.basic_publish(ex, "nowhere", b"dropped-silently")  # not mandatory: no return
     collect(ch.connection, returned, 1)
     settle(ch.connection, 0.2)
+    ch.exchange_delete(ex)  # never bound, so auto-delete never triggers
     assert len(returned) == 1
     method, props, body = returned[0]
     assert (method.reply_code, method.reply_text, method.exchange, method.routing_key) == (

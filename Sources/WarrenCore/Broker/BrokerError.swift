@@ -12,7 +12,17 @@ public struct BrokerError: Error, Sendable, Equatable {
     public init(_ scope: Scope, _ replyCode: UInt16, _ detail: String) {
         self.scope = scope
         self.replyCode = replyCode
-        self.text = "\(ReplyCode.name(replyCode)) - \(detail)"
+        self.text = Self.shortString("\(ReplyCode.name(replyCode)) - \(detail)")
+    }
+
+    /// Reply texts are short strings: longer ones are cut to 255 bytes ending in "...", as
+    /// RabbitMQ cuts them.
+    public static func shortString(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count > 255 else { return text }
+        var cut = 252
+        while cut > 0 && (bytes[cut] & 0xC0) == 0x80 { cut -= 1 }
+        return String(decoding: bytes[..<cut], as: UTF8.self) + "..."
     }
 
     public static func notFound(_ detail: String) -> BrokerError { .init(.channel, ReplyCode.notFound, detail) }

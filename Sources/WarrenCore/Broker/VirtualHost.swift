@@ -75,11 +75,8 @@ public final class VirtualHost: @unchecked Sendable {
     ) throws(BrokerError) -> Exchange {
         if name.isEmpty { throw .accessRefused("operation not permitted on the default exchange") }
         if passive { return try exchange(named: name) }
-        if name.hasPrefix("amq.") {
-            throw .accessRefused("exchange name '\(name)' contains reserved prefix 'amq.*'")
-        }
         guard let kind = ExchangeKind(rawValue: type) else {
-            throw .commandInvalid("invalid exchange type '\(type)'")
+            throw .commandInvalid("unknown exchange type '\(type)'")
         }
         if let existing = exchanges[name] {
             func mismatch(_ arg: String, _ received: String, _ current: String) -> BrokerError {
@@ -97,6 +94,9 @@ public final class VirtualHost: @unchecked Sendable {
             }
             return existing
         }
+        if name.hasPrefix("amq.") {
+            throw .accessRefused("exchange name '\(name)' contains reserved prefix 'amq.*'")
+        }
         let e = Exchange.make(
             name: name, kind: kind, durable: durable, autoDelete: autoDelete, isInternal: isInternal,
             arguments: arguments)
@@ -105,8 +105,9 @@ public final class VirtualHost: @unchecked Sendable {
     }
 
     public func deleteExchange(name: String, ifUnused: Bool) throws(BrokerError) {
-        if name.isEmpty || name.hasPrefix("amq.") {
-            throw .accessRefused("operation not permitted on exchange '\(name)' in vhost '\(self.name)'")
+        if name.isEmpty { throw .accessRefused("operation not permitted on the default exchange") }
+        if name.hasPrefix("amq.") {
+            throw .accessRefused("deletion of system exchange '\(name)' in vhost '\(self.name)' not allowed")
         }
         guard let e = exchanges[name] else { return }
         if ifUnused && !e.bindings.isEmpty {

@@ -45,16 +45,27 @@ final class HeadersExchange: Exchange, @unchecked Sendable {
         return wantAll ? true : sawAny
     }
 
-    /// Values compare by type class, as RabbitMQ compares them: any integer equals any other
-    /// integer of the same value, floats likewise.
+    /// Values compare as RabbitMQ (Erlang) compares them: numbers by value whatever their
+    /// width or kind (integers, floats, timestamps), byte strings by their bytes.
     static func equivalent(_ a: FieldValue, _ b: FieldValue) -> Bool {
-        if let x = a.integerValue, let y = b.integerValue { return x == y }
-        switch (a, b) {
-        case (.float(let x), .float(let y)): return x == y
-        case (.double(let x), .double(let y)): return x == y
-        case (.float(let x), .double(let y)): return Double(x) == y
-        case (.double(let x), .float(let y)): return x == Double(y)
-        default: return a == b
+        if let x = numericValue(a), let y = numericValue(b) { return x == y }
+        if let x = bytesValue(a), let y = bytesValue(b) { return x == y }
+        return a == b
+    }
+
+    private static func numericValue(_ v: FieldValue) -> Double? {
+        switch v {
+        case .float(let f): return Double(f)
+        case .double(let d): return d
+        case .timestamp(let t): return Double(t)
+        default: return v.integerValue.map(Double.init)
+        }
+    }
+
+    private static func bytesValue(_ v: FieldValue) -> [UInt8]? {
+        switch v {
+        case .longString(let b), .byteArray(let b): return b
+        default: return nil
         }
     }
 }

@@ -19,7 +19,6 @@ final class ChannelSession {
     private var consumerPrefetch: UInt16 = 0
     /// basic.qos global=true: the limit shared by all consumers of the channel.
     private var channelPrefetch: UInt16 = 0
-    private var flowActive = true
 
     // Direct reply-to: the pseudo-consumer of `amq.rabbitmq.reply-to`, and this channel's key.
     private var replyConsumerTag: String?
@@ -46,7 +45,7 @@ final class ChannelSession {
         self.session = session
     }
 
-    var canDeliver: Bool { isOpen && flowActive && session.writable }
+    var canDeliver: Bool { isOpen && session.writable }
     var withinChannelPrefetch: Bool { channelPrefetch == 0 || consumerUnacked < Int(channelPrefetch) }
 
     private func reply(_ method: AMQPMethod) {
@@ -58,9 +57,9 @@ final class ChannelSession {
     func handle(_ method: AMQPMethod) throws(BrokerError) {
         switch method {
         case .channelFlow(let m):
-            flowActive = m.active
-            reply(.channelFlowOk(ChannelFlowOk(active: m.active)))
-            if m.active { resumeDeliveries() }
+            // RabbitMQ no longer lets clients pause deliveries this way (basic.qos does it).
+            guard m.active else { throw .notImplemented("active=false") }
+            reply(.channelFlowOk(ChannelFlowOk(active: true)))
 
         case .exchangeDeclare(let m):
             try vhost.declareExchange(
@@ -81,7 +80,7 @@ final class ChannelSession {
 
         case .queueDeclare(let m) where m.queue == VirtualHost.directReplyQueue:
             // The direct reply-to pseudo-queue always exists and is always empty.
-            if !m.noWait { reply(.queueDeclareOk(QueueDeclareOk(queue: m.queue, messageCount: 0, consumerCount: 0))) }
+            if !m.noWait { reply(.queueDeclareOk(QueueDeclareOk(queue: m.queue, messageCount: 0, consumerCount: 1))) }
         case .queueDeclare(let m):
             let q = try vhost.declareQueue(
                 name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
@@ -115,19 +114,22 @@ final class ChannelSession {
                     throw .preconditionFailed("queue '\(m.queue)' in vhost '\(vhost.name)' in use")
                 }
                 if m.ifEmpty && q.messageCount > 0 {
-                    throw .preconditionFailed("queue '\(m.queue)' in vhost '\(vhost.name)' is not empty")
+                    throw .preconditionFailed("queue '\(m.queue)' in vhost '\(vhost.name)' not empty")
                 }
                 count = vhost.deleteQueue(q)
             }
             if !m.noWait { reply(.queueDeleteOk(QueueDeleteOk(messageCount: UInt32(count)))) }
 
         case .basicQos(let m):
+            if m.prefetchSize != 0 { throw .notImplemented("prefetch_size!=0 (\(m.prefetchSize))") }
             if m.global {
                 channelPrefetch = m.prefetchCount
-                resumeDeliveries()
             } else {
+                // As in RabbitMQ, a per-consumer limit lifts the channel-wide one.
                 consumerPrefetch = m.prefetchCount
+                channelPrefetch = 0
             }
+            resumeDeliveries()
             reply(.basicQosOk(BasicQosOk()))
         case .basicConsume(let m):
             try consume(m)

@@ -47,7 +47,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         self.runtime = runtime
         self.logger = runtime.logger
         self.machine = ConnectionStateMachine(limits: runtime.limits)
-        self.decoder = FrameDecoder(maxFrameSize: runtime.limits.frameMax)
+        self.decoder = FrameDecoder(maxFrameSize: Self.frameSizeLimit(runtime.limits.frameMax))
         self.negotiated = .init(
             channelMax: runtime.limits.channelMax, frameMax: runtime.limits.frameMax, heartbeat: 0)
     }
@@ -83,6 +83,11 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    /// RabbitMQ accepts a payload of up to frame_max bytes (frame_max + 8 with the framing).
+    static func frameSizeLimit(_ frameMax: UInt32) -> UInt32 {
+        frameMax == 0 ? 0 : frameMax + 8
+    }
+
     static func isLoopback(_ address: SocketAddress?) -> Bool {
         guard let ip = address?.ipAddress else { return false }
         return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
@@ -98,22 +103,29 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             guard readProtocolHeader(&bytes, context: context) else { return }
         }
         let maxFrameSize = decoder.maxFrameSize == 0 ? Int(UInt32.max) : Int(decoder.maxFrameSize)
-        do {
-            try inbound.feed(bytes, maxFrameSize: maxFrameSize, allocator: context.channel.allocator) {
-                (buffer: inout ByteBuffer) throws(AMQPProtocolError) in
-                while !discardInput, let frame = try decoder.next(from: &buffer) {
+        inbound.feed(bytes, maxFrameSize: maxFrameSize, allocator: context.channel.allocator) {
+            (buffer: inout ByteBuffer) in
+            while !discardInput {
+                let start = buffer.readerIndex
+                do throws(AMQPProtocolError) {
+                    guard let frame = try decoder.next(from: &buffer) else { return }
                     handle(frame, context: context)
+                } catch {
+                    frameRejected(error, consumed: buffer.readerIndex != start, context: context)
                 }
             }
-        } catch {
-            logger.info("closing connection: \(error.text)")
+        }
+        if discardInput { inbound.reset() }
+    }
+
+    /// A frame the decoder refused. If it could be skipped the connection waits for close-ok
+    /// as usual; if the byte stream is broken it is closed once connection.close is written.
+    private func frameRejected(_ error: AMQPProtocolError, consumed: Bool, context: ChannelHandlerContext) {
+        logger.info("connection error: \(error.text)")
+        perform(machine.fail(error.replyCode, error.text, classID: error.classID, methodID: error.methodID), context: context)
+        if !consumed {
+            // Called from inside `inbound.feed`: the buffer is dropped by the caller.
             discardInput = true
-            inbound.reset()
-            perform(
-                machine.close(
-                    replyCode: error.replyCode, text: error.text, classID: error.classID, methodID: error.methodID),
-                context: context)
-            // The stream is broken: close once the close frame is written.
             context.flush()
             closeSocket()
         }
@@ -155,21 +167,21 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         case .method(let number, let method):
             guard machine.isOpen else {
                 if !machine.isClosing {
-                    connectionError(ReplyCode.channelError, "channel \(number) used before connection.open", method)
+                    connectionError(ReplyCode.channelError, "expected 'channel.open'", method)
                 }
                 return
             }
             channelMethod(method, on: number)
         case .header(let number, let header):
             guard machine.isOpen, channels[number] != nil else {
-                if !machine.isClosing { unexpectedFrame("unexpected content header on channel \(number)") }
+                if !machine.isClosing { unexpectedFrame(Self.expectedMethod) }
                 return
             }
             if case .closing = channels[number]!.state { return }
             collect(channels[number]!.header(header, channel: number))
         case .body(let number, let body):
             guard machine.isOpen, channels[number] != nil else {
-                if !machine.isClosing { unexpectedFrame("unexpected content body on channel \(number)") }
+                if !machine.isClosing { unexpectedFrame(Self.expectedMethod) }
                 return
             }
             if case .closing = channels[number]!.state { return }
@@ -177,42 +189,49 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    private static let expectedMethod = "expected method frame, got non method frame instead"
+
     private func collect(_ outcome: ChannelFrameState.Outcome) {
         switch outcome {
         case .none: return
         case .publish(let command): pending.append(command)
-        case .unexpectedFrame(let text): unexpectedFrame(text)
+        case .unexpectedFrame(let text, let duringPublish): unexpectedFrame(text, duringPublish: duringPublish)
         }
     }
 
-    private func unexpectedFrame(_ text: String) {
+    /// 505 UNEXPECTED_FRAME; while content was expected RabbitMQ names basic.publish (60/40).
+    private func unexpectedFrame(_ text: String, duringPublish: Bool = false) {
         guard let context else { return }
         perform(
-            machine.fail(ReplyCode.unexpectedFrame, text, classID: 0, methodID: 0), context: context)
+            machine.fail(
+                ReplyCode.unexpectedFrame, text, classID: duringPublish ? 60 : 0, methodID: duringPublish ? 40 : 0),
+            context: context)
     }
 
-    private func connectionError(_ code: UInt16, _ text: String, _ method: AMQPMethod) {
+    private func connectionError(_ code: UInt16, _ text: String, _ method: AMQPMethod?) {
         guard let context else { return }
-        perform(machine.fail(code, text, classID: method.classID, methodID: method.methodID), context: context)
+        perform(
+            machine.fail(code, text, classID: method?.classID ?? 0, methodID: method?.methodID ?? 0), context: context)
     }
 
     private func channelMethod(_ method: AMQPMethod, on number: UInt16) {
-        if number > negotiated.channelMax {
-            return connectionError(
-                ReplyCode.channelError,
-                "channel number \(number) exceeds the negotiated channel_max \(negotiated.channelMax)", method)
-        }
         if method.classID == 10 {
             return connectionError(
                 ReplyCode.commandInvalid, "connection method \(method.name) on channel \(number)", method)
         }
         guard let frameState = channels[number] else {
-            if case .channelOpen = method {
-                channels[number] = ChannelFrameState()
-                pending.append(.method(channel: number, method))
-            } else {
-                connectionError(ReplyCode.channelError, "expected 'channel.open' on channel \(number)", method)
+            guard case .channelOpen = method else {
+                return connectionError(ReplyCode.channelError, "expected 'channel.open'", method)
             }
+            // channel_max limits how many channels are open at once, not their numbers.
+            if negotiated.channelMax != 0 && channels.count >= Int(negotiated.channelMax) {
+                return connectionError(
+                    ReplyCode.notAllowed,
+                    "number of channels opened (\(channels.count)) has reached the negotiated channel_max "
+                        + "(\(negotiated.channelMax))", nil)
+            }
+            channels[number] = ChannelFrameState()
+            pending.append(.method(channel: number, method))
             return
         }
         switch frameState.state {
@@ -224,12 +243,15 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             default:
                 return
             }
-        case .expectingHeader, .expectingBody:
-            unexpectedFrame("expected content frames for basic.publish on channel \(number), got \(method.name)")
+        case .expectingHeader:
+            unexpectedFrame(
+                "expected content header for class 60, got non content header frame instead", duringPublish: true)
+        case .expectingBody:
+            unexpectedFrame("expected content body, got non content body frame instead", duringPublish: true)
         case .idle:
             switch method {
             case .channelOpen:
-                connectionError(ReplyCode.channelError, "second 'channel.open' seen on channel \(number)", method)
+                connectionError(ReplyCode.channelError, "second 'channel.open' seen", method)
             case .channelClose:
                 channels[number] = nil
                 pending.append(.method(channel: number, method))
@@ -265,7 +287,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             write(method, channel: 0, context: context)
         case .tuned(let n):
             negotiated = n
-            decoder.maxFrameSize = n.frameMax
+            decoder.maxFrameSize = Self.frameSizeLimit(n.frameMax)
             if n.heartbeat > 0 { startHeartbeats(seconds: n.heartbeat, context: context) }
         case .openVhost(let name, let user, let capabilities):
             guard let handle = runtime.vhost(named: name) else {
@@ -426,12 +448,11 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             }
         }
         receivedSinceTick = false
-        if !wroteSinceTick {
-            var out = context.channel.allocator.buffer(capacity: 8)
-            out.writeHeartbeatFrame()
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-        }
-        wroteSinceTick = false
+        // A heartbeat every half interval, whatever else is sent: cheap, and clients that
+        // count only heartbeat frames as signs of life stay content.
+        var out = context.channel.allocator.buffer(capacity: 8)
+        out.writeHeartbeatFrame()
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

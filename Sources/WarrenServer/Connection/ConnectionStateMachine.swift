@@ -147,6 +147,8 @@ struct ConnectionStateMachine {
             return .send(.connectionUpdateSecretOk(ConnectionUpdateSecretOk()))
         case (.open, .connectionBlocked), (.open, .connectionUnblocked):
             return .none
+        case (.open, _) where method.classID != 10:
+            return fail(ReplyCode.channelError, "method \(method.name) is not allowed on channel 0", method)
         default:
             return fail(ReplyCode.commandInvalid, "unexpected method \(method.name) in this state", method)
         }

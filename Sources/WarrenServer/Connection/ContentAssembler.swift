@@ -18,7 +18,7 @@ struct ChannelFrameState {
     enum Outcome {
         case none
         case publish(SessionCommand)
-        case unexpectedFrame(String)
+        case unexpectedFrame(String, duringPublish: Bool)
     }
 
     mutating func publishStarted(_ publish: BasicPublish) {
@@ -27,7 +27,16 @@ struct ChannelFrameState {
 
     mutating func header(_ header: ContentHeader, channel: UInt16) -> Outcome {
         guard case .expectingHeader(let publish) = state else {
-            return .unexpectedFrame("unexpected content header for class \(header.classID) on channel \(channel)")
+            if case .expectingBody = state {
+                return .unexpectedFrame(
+                    "expected content body, got non content body frame instead", duringPublish: true)
+            }
+            return .unexpectedFrame("expected method frame, got non method frame instead", duringPublish: false)
+        }
+        guard header.classID == 60 else {
+            return .unexpectedFrame(
+                "expected content header for class 60, got one for class \(header.classID) instead",
+                duringPublish: true)
         }
         if header.bodySize == 0 {
             state = .idle
@@ -39,13 +48,18 @@ struct ChannelFrameState {
 
     mutating func body(_ fragment: ByteBuffer, channel: UInt16) -> Outcome {
         guard case .expectingBody(let publish, let properties, let remaining, var body) = state else {
-            return .unexpectedFrame("unexpected content body on channel \(channel)")
+            if case .expectingHeader = state {
+                return .unexpectedFrame(
+                    "expected content header for class 60, got non content header frame instead", duringPublish: true)
+            }
+            return .unexpectedFrame("expected method frame, got non method frame instead", duringPublish: false)
         }
         // Leave the state first so `body` is uniquely referenced and grows in place.
         state = .idle
         let size = UInt64(fragment.readableBytes)
         if size > remaining {
-            return .unexpectedFrame("content body on channel \(channel) is longer than its header announced")
+            return .unexpectedFrame(
+                "content body on channel \(channel) is longer than its header announced", duringPublish: true)
         }
         if body == nil && size == remaining {
             // The whole body in one frame: keep the slice, no copy.
