@@ -20,6 +20,8 @@ public final class VirtualHost: @unchecked Sendable {
     private var sessionsToFlush: [Session] = []
     private var spareFlushList: [Session] = []
     private var routeScratch: [Destination] = []
+    /// Queues with TTLs or an expiry, visited by `tick`.
+    private var timedQueues: [ObjectIdentifier: MessageQueue] = [:]
 
     public static let directReplyQueue = "amq.rabbitmq.reply-to"
     static let directReplyPrefix = "amq.rabbitmq.reply-to."
@@ -175,13 +177,15 @@ public final class VirtualHost: @unchecked Sendable {
                 throw mismatch(
                     key, QueueArguments.describe(arguments[key]), QueueArguments.describe(existing.arguments[key]))
             }
+            existing.touch()
             return existing
         }
         let q = MessageQueue(
             name: name, durable: durable, autoDelete: autoDelete, exclusiveOwner: exclusive ? sessionID : nil,
-            arguments: arguments)
+            arguments: arguments, limits: try QueueLimits(arguments: arguments))
         q.vhost = self
         queues[name] = q
+        if q.needsTimer { queueNeedsTimer(q) }
         return q
     }
 
@@ -190,6 +194,7 @@ public final class VirtualHost: @unchecked Sendable {
     public func deleteQueue(_ q: MessageQueue) -> Int {
         guard queues[q.name] === q else { return 0 }
         queues[q.name] = nil
+        timedQueues[ObjectIdentifier(q)] = nil
         let count = q.messageCount
         for e in exchanges.values where e.unbindAll(to: .queue(q)) > 0 {
             deleteIfUnusedAutoDelete(e)
@@ -283,6 +288,28 @@ public final class VirtualHost: @unchecked Sendable {
             }
             i += 1
         }
+    }
+
+    // MARK: Timers
+
+    func queueNeedsTimer(_ q: MessageQueue) { timedQueues[ObjectIdentifier(q)] = q }
+
+    /// True when some queue needs `tick` (the server runs the timer only then).
+    public var hasTimedQueues: Bool { !timedQueues.isEmpty }
+
+    /// Expires messages and unused queues; the server calls it a few times a second.
+    public func tick(now: UInt64 = MonotonicClock.milliseconds()) {
+        for (id, q) in timedQueues {
+            if q.isDeleted {
+                timedQueues[id] = nil
+            } else if q.isExpired(now: now) {
+                deleteQueue(q)
+                timedQueues[id] = nil
+            } else {
+                q.dropExpired(now: now)
+            }
+        }
+        endOfBatch()
     }
 
     // MARK: Batches

@@ -8,6 +8,7 @@ public final class MessageQueue: @unchecked Sendable {
     public let durable: Bool
     public let autoDelete: Bool
     public let arguments: FieldTable
+    public let limits: QueueLimits
     /// The connection that declared an exclusive queue; nil for shared queues.
     public let exclusiveOwner: UInt64?
 
@@ -24,30 +25,101 @@ public final class MessageQueue: @unchecked Sendable {
     var isScheduled = false
     weak var vhost: VirtualHost?
 
-    init(name: String, durable: Bool, autoDelete: Bool, exclusiveOwner: UInt64?, arguments: FieldTable) {
+    /// Messages carrying their own expiration have been seen: the queue needs the timer.
+    private(set) var hasMessageExpirations = false
+    /// When the queue was last used (for x-expires), in monotonic milliseconds.
+    var lastUsed: UInt64
+
+    init(
+        name: String, durable: Bool, autoDelete: Bool, exclusiveOwner: UInt64?, arguments: FieldTable,
+        limits: QueueLimits = QueueLimits(), now: UInt64 = MonotonicClock.milliseconds()
+    ) {
         self.name = name
         self.durable = durable
         self.autoDelete = autoDelete
         self.exclusiveOwner = exclusiveOwner
         self.arguments = arguments
+        self.limits = limits
+        self.lastUsed = now
     }
+
+    var needsTimer: Bool { limits.isTimed || hasMessageExpirations }
 
     public var messageCount: Int { ready.count }
     public var consumerCount: Int { consumers.count }
     public var exclusiveConsumer: QueueConsumer? { consumers.first(where: { $0.isExclusive }) }
 
-    public func enqueue(_ message: Message) {
-        ready.append(QueuedMessage(message: message, sequence: nextSequence))
+    /// Adds a message; false when the queue's overflow rule refuses it (reject-publish).
+    @discardableResult
+    public func enqueue(_ message: Message) -> Bool {
+        var expiresAt: UInt64 = 0
+        let perMessage = message.properties.expirationMilliseconds
+        if limits.messageTTL != nil || perMessage != nil {
+            let ttl = min(limits.messageTTL ?? .max, perMessage ?? .max)
+            expiresAt = MonotonicClock.milliseconds() &+ max(ttl, 1)
+            if perMessage != nil && !hasMessageExpirations {
+                hasMessageExpirations = true
+                vhost?.queueNeedsTimer(self)
+            }
+        }
+        if isFull(adding: message.bodySize) {
+            switch limits.overflow {
+            case .rejectPublish, .rejectPublishDLX:
+                return false
+            case .dropHead:
+                break
+            }
+        }
+        ready.append(QueuedMessage(message: message, sequence: nextSequence, expiresAt: expiresAt))
         nextSequence &+= 1
         readyBytes += message.bodySize
+        if limits.overflow == .dropHead { dropHeadWhileOverLimit() }
         scheduleDrain()
+        return true
+    }
+
+    private func isFull(adding bytes: Int) -> Bool {
+        if let max = limits.maxLength, ready.count + 1 > max { return true }
+        if let max = limits.maxLengthBytes, readyBytes + bytes > max { return true }
+        return false
+    }
+
+    private func dropHeadWhileOverLimit() {
+        while let first = ready.first,
+            (limits.maxLength.map { ready.count > $0 } ?? false)
+                || (limits.maxLengthBytes.map { readyBytes > $0 } ?? false)
+        {
+            _ = first
+            ready.removeFirst()
+            readyBytes -= first.message.bodySize
+        }
+    }
+
+    /// Drops expired messages from the head, as RabbitMQ expires them.
+    func dropExpired(now: UInt64) {
+        while let first = ready.first, first.expiresAt != 0, first.expiresAt <= now {
+            ready.removeFirst()
+            readyBytes -= first.message.bodySize
+        }
     }
 
     /// Takes the next ready message (basic.get).
     public func dequeue() -> QueuedMessage? {
+        if needsTimer { dropExpired(now: MonotonicClock.milliseconds()) }
         guard let m = ready.popFirst() else { return nil }
         readyBytes -= m.message.bodySize
         return m
+    }
+
+    /// Notes a use of the queue (consume, get, redeclare) for x-expires.
+    public func touch() {
+        if limits.expires != nil { lastUsed = MonotonicClock.milliseconds() }
+    }
+
+    /// True when an x-expires queue has been unused for longer than its expiry.
+    func isExpired(now: UInt64) -> Bool {
+        guard let expires = limits.expires, consumers.isEmpty else { return false }
+        return now >= lastUsed + expires
     }
 
     /// Puts delivered messages back in their original positions, marked redelivered.
@@ -82,6 +154,7 @@ public final class MessageQueue: @unchecked Sendable {
         guard let i = consumers.firstIndex(where: { $0 === consumer }) else { return }
         consumers.remove(at: i)
         if nextConsumer > i { nextConsumer -= 1 }
+        touch()
     }
 
     /// Asks the vhost to deliver from this queue at the end of the current batch.
@@ -94,6 +167,7 @@ public final class MessageQueue: @unchecked Sendable {
     /// Delivers ready messages round-robin to consumers that can take them.
     func drain() {
         isScheduled = false
+        if needsTimer { dropExpired(now: MonotonicClock.milliseconds()) }
         var refusals = 0
         while !ready.isEmpty && refusals < consumers.count {
             if nextConsumer >= consumers.count { nextConsumer = 0 }

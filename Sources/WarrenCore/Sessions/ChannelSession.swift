@@ -194,8 +194,8 @@ final class ChannelSession {
             txPublishes.append((message, exchange, mandatory))
             return
         }
-        route(message, via: exchange, mandatory: mandatory)
-        if confirmMode { confirm() }
+        let accepted = route(message, via: exchange, mandatory: mandatory)
+        if confirmMode { confirm(accepted: accepted) }
     }
 
     private static func withReplyTo(_ message: Message, _ replyTo: String) throws(BrokerError) -> Message {
@@ -208,7 +208,9 @@ final class ChannelSession {
             body: message.body)
     }
 
-    private func route(_ message: Message, via exchange: Exchange, mandatory: Bool) {
+    /// Routes and enqueues; false when a queue refused the message (x-overflow reject-publish).
+    @discardableResult
+    private func route(_ message: Message, via exchange: Exchange, mandatory: Bool) -> Bool {
         if exchange.name.isEmpty, message.routingKey.hasPrefix(VirtualHost.directReplyPrefix) {
             let key = String(message.routingKey.dropFirst(VirtualHost.directReplyPrefix.count))
             if let channel = vhost.directReplyChannels[key] {
@@ -216,7 +218,7 @@ final class ChannelSession {
             } else if mandatory {
                 session.emit(.returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
             }
-            return
+            return true
         }
         routeScratch.removeAll(keepingCapacity: true)
         vhost.route(message, via: exchange, into: &routeScratch)
@@ -224,24 +226,35 @@ final class ChannelSession {
             if mandatory {
                 session.emit(.returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
             }
-            return
+            return true
         }
-        for q in routeScratch { q.enqueue(message) }
+        var accepted = true
+        for q in routeScratch where !q.enqueue(message) { accepted = false }
+        return accepted
     }
 
-    private func confirm() {
+    private func confirm(accepted: Bool) {
         let sequence = nextPublishSequence
         nextPublishSequence += 1
+        guard accepted else {
+            // Acks before it go out first so the client sees confirms in order.
+            flushConfirms(emitting: true)
+            reply(.basicNack(BasicNack(deliveryTag: sequence, multiple: false, requeue: false)))
+            confirmedUpTo = sequence
+            confirmSent = sequence
+            return
+        }
         if confirmedUpTo == confirmSent { session.channelsWithConfirms.append(self) }
         confirmedUpTo = sequence
     }
 
     /// Sends one basic.ack covering every publish confirmed since the last one.
-    func flushConfirms() {
+    func flushConfirms(emitting: Bool = false) {
         guard confirmedUpTo > confirmSent else { return }
         let multiple = confirmedUpTo - confirmSent > 1
-        session.appendDuringFlush(
-            .method(channel: number, .basicAck(BasicAck(deliveryTag: confirmedUpTo, multiple: multiple))))
+        let ack = SessionOutput.method(
+            channel: number, .basicAck(BasicAck(deliveryTag: confirmedUpTo, multiple: multiple)))
+        if emitting { session.emit(ack) } else { session.appendDuringFlush(ack) }
         confirmSent = confirmedUpTo
     }
 
@@ -263,6 +276,7 @@ final class ChannelSession {
             return
         }
         let q = try vhost.queue(named: m.queue, for: session.id)
+        q.touch()
         if q.exclusiveConsumer != nil || (m.exclusive && q.consumerCount > 0) {
             throw .accessRefused("queue '\(q.name)' in vhost '\(vhost.name)' in exclusive use")
         }
@@ -300,6 +314,7 @@ final class ChannelSession {
 
     private func get(_ m: BasicGet) throws(BrokerError) {
         let q = try vhost.queue(named: m.queue, for: session.id)
+        q.touch()
         guard let qm = q.dequeue() else {
             reply(.basicGetEmpty(BasicGetEmpty()))
             return

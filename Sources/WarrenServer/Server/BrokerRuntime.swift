@@ -27,6 +27,15 @@ public final class BrokerRuntime: Sendable {
         self.logger = logger
         let root = VhostHandle(vhost: VirtualHost(name: "/"), eventLoop: group.next())
         self.vhosts = NIOLockedValueBox(["/": root])
+        Self.startTimer(root)
+    }
+
+    /// Message TTLs and queue expiry are checked ten times a second, on the vhost's loop.
+    private static func startTimer(_ handle: VhostHandle) {
+        let vhost = handle.vhost
+        handle.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            if vhost.hasTimedQueues { vhost.tick() }
+        }
     }
 
     public func vhost(named name: String) -> VhostHandle? {

@@ -1,0 +1,55 @@
+import AMQPProtocol
+
+/// The queue arguments that bound a queue: message TTL, length limits and what happens when
+/// they are reached, and the queue's own expiry when unused.
+public struct QueueLimits: Sendable, Equatable {
+    public enum Overflow: String, Sendable {
+        case dropHead = "drop-head"
+        case rejectPublish = "reject-publish"
+        case rejectPublishDLX = "reject-publish-dlx"
+    }
+
+    public var messageTTL: UInt64?
+    public var maxLength: Int?
+    public var maxLengthBytes: Int?
+    public var overflow: Overflow = .dropHead
+    public var expires: UInt64?
+
+    public init() {}
+
+    /// Reads the limits from declare arguments, refusing bad values as RabbitMQ does (406).
+    public init(arguments: FieldTable) throws(BrokerError) {
+        func nonNegative(_ key: String, allowZero: Bool = true) throws(BrokerError) -> Int64? {
+            guard let value = arguments[key] else { return nil }
+            guard let n = value.integerValue else {
+                throw .preconditionFailed("invalid arg '\(key)': expected an integer, got \(QueueArguments.describe(value))")
+            }
+            if n < 0 || (!allowZero && n == 0) {
+                throw .preconditionFailed(
+                    "invalid arg '\(key)' for queue: \(n) must be \(allowZero ? "non-negative" : "positive")")
+            }
+            return n
+        }
+        messageTTL = try nonNegative("x-message-ttl").map(UInt64.init)
+        maxLength = try nonNegative("x-max-length").map(Int.init)
+        maxLengthBytes = try nonNegative("x-max-length-bytes").map(Int.init)
+        expires = try nonNegative("x-expires", allowZero: false).map(UInt64.init)
+        if let value = arguments["x-overflow"] {
+            guard let s = value.stringValue, let o = Overflow(rawValue: s) else {
+                throw .preconditionFailed("invalid arg 'x-overflow': \(QueueArguments.describe(value))")
+            }
+            overflow = o
+        }
+    }
+
+    /// True when the queue needs the vhost's timer (TTLs or expiry).
+    var isTimed: Bool { messageTTL != nil || expires != nil }
+}
+
+extension RawProperties {
+    /// The per-message TTL from the expiration property, in milliseconds, if valid.
+    var expirationMilliseconds: UInt64? {
+        guard let text = expiration else { return nil }
+        return UInt64(text)
+    }
+}
