@@ -42,7 +42,13 @@ struct WarrenCommand: AsyncParsableCommand {
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let runtime = BrokerRuntime(group: group, logger: logger)
+        let runtime: BrokerRuntime
+        do {
+            runtime = try BrokerRuntime(group: group, dataDirectory: lock.path, logger: logger)
+        } catch {
+            logger.critical("cannot open the data in \(lock.path): \(error)")
+            Foundation.exit(1)
+        }
         let server = AMQPServer(group: group, runtime: runtime)
         do {
             let address = try await server.start(host: bind, port: port)
@@ -57,6 +63,7 @@ struct WarrenCommand: AsyncParsableCommand {
         let signal = await ShutdownSignal.wait()
         logger.info("received \(signal), closing connections")
         await server.shutdown()
+        await runtime.shutdown()
         try? await group.shutdownGracefully()
         withExtendedLifetime(lock) {}
         logger.info("stopped")

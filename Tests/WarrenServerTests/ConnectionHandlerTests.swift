@@ -312,4 +312,124 @@ import Testing
         }
         #expect(h.isActive)
     }
+
+    // MARK: Limits and protocol errors
+
+    @Test func bodyFrameOfExactlyFrameMaxIsAcceptedAndOneByteMoreIsAFrameError() throws {
+        let h = try ConnectionHarness()
+        try h.handshake(frameMax: 4096)
+        try h.openChannel()
+        try h.send(.queueDeclare(QueueDeclare(queue: "q")), channel: 1)
+        _ = try h.readFrames()
+        // A frame whose payload is frame_max bytes (RabbitMQ's limit).
+        let body = ByteBuffer(repeating: 0x61, count: 4096)
+        try h.write([
+            .method(channel: 1, .basicPublish(BasicPublish(routingKey: "q"))),
+            .header(channel: 1, ContentHeader(bodySize: 4096 + 4097)),
+            .body(channel: 1, body),
+        ])
+        #expect(try h.readFrames().isEmpty)
+        #expect(h.isActive)
+        try h.write([.body(channel: 1, ByteBuffer(repeating: 0x62, count: 4097))])
+        let frames = try h.readFrames()
+        guard case .method(0, .connectionClose(let close)) = frames.last else {
+            Issue.record("expected connection.close, got \(frames)")
+            return
+        }
+        #expect(close.replyCode == 501)
+        #expect(!h.isActive)
+        #expect(h.vhost.queues["q"]?.messageCount == 0)
+    }
+
+    @Test func channelMaxLimitsHowManyChannelsAreOpenNotTheirNumbers() throws {
+        let h = try ConnectionHarness()
+        try h.handshake(channelMax: 2)
+        try h.openChannel(1)
+        try h.openChannel(5000)
+        try h.send(.channelOpen(ChannelOpen()), channel: 2)
+        let frames = try h.readFrames()
+        guard case .method(0, .connectionClose(let close)) = frames.last else {
+            Issue.record("expected connection.close, got \(frames)")
+            return
+        }
+        #expect(close.replyCode == 530)
+    }
+
+    @Test func closedChannelFreesItsPlaceUnderChannelMax() throws {
+        let h = try ConnectionHarness()
+        try h.handshake(channelMax: 1)
+        try h.openChannel(1)
+        try h.send(.channelClose(ChannelClose()), channel: 1)
+        #expect(try h.readFrames() == [.method(channel: 1, .channelCloseOk(ChannelCloseOk()))])
+        try h.openChannel(2)
+    }
+
+    @Test func methodInTheMiddleOfContentIsUnexpectedFrame505() throws {
+        let h = try ConnectionHarness()
+        try h.handshake()
+        try h.openChannel()
+        try h.write([
+            .method(channel: 1, .basicPublish(BasicPublish(routingKey: "q"))),
+            .header(channel: 1, ContentHeader(bodySize: 10)),
+            .method(channel: 1, .queueDeclare(QueueDeclare(queue: "q"))),
+        ])
+        let frames = try h.readFrames()
+        guard case .method(0, .connectionClose(let close)) = frames.last else {
+            Issue.record("expected connection.close, got \(frames)")
+            return
+        }
+        #expect(close.replyCode == 505)
+    }
+
+    @Test func secondChannelOpenOnAnOpenChannelIsChannelError504() throws {
+        let h = try ConnectionHarness()
+        try h.handshake()
+        try h.openChannel(1)
+        try h.send(.channelOpen(ChannelOpen()), channel: 1)
+        let frames = try h.readFrames()
+        guard case .method(0, .connectionClose(let close)) = frames.last else {
+            Issue.record("expected connection.close, got \(frames)")
+            return
+        }
+        #expect(close.replyCode == 504)
+    }
+
+    @Test func mandatoryUnroutablePublishComesBackAsBasicReturnWithContent() throws {
+        let h = try ConnectionHarness()
+        try h.handshake()
+        try h.openChannel()
+        var b = ByteBuffer()
+        b.writeContent(
+            channel: 1, method: .basicPublish(BasicPublish(exchange: "amq.direct", routingKey: "none", mandatory: true)),
+            properties: RawProperties(BasicProperties(messageID: "m")), body: ByteBuffer(string: "back"),
+            frameMax: 131072)
+        try h.write(b)
+        let frames = try h.readFrames()
+        #expect(
+            frames.first
+                == .method(
+                    channel: 1,
+                    .basicReturn(BasicReturn(replyCode: 312, replyText: "NO_ROUTE", exchange: "amq.direct", routingKey: "none"))))
+        #expect(frames.count == 3)
+        if frames.count == 3, case .body(1, let body) = frames[2] {
+            #expect(String(buffer: body) == "back")
+        }
+    }
+
+    @Test func channelFrameBeforeConnectionOpenIsUnexpectedFrameAsInRabbitMQ() throws {
+        // rabbit_reader: a frame on a channel other than 0 before the connection is running is
+        // unexpected_frame (505).
+        let h = try ConnectionHarness()
+        try h.writeProtocolHeader()
+        _ = try h.readFrames()
+        try h.send(.channelOpen(ChannelOpen()), channel: 1)
+        let frames = try h.readFrames()
+        guard case .method(0, .connectionClose(let close)) = frames.last else {
+            Issue.record("expected connection.close, got \(frames)")
+            return
+        }
+        withKnownIssue("BUG: AMQPConnectionHandler answers a channel frame before connection.open with 504, RabbitMQ with 505") {
+            #expect(close.replyCode == 505)
+        }
+    }
 }

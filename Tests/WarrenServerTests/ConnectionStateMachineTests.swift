@@ -30,7 +30,7 @@ import Testing
                 mechanism: mechanism, response: response, locale: "en_US"))
     }
 
-    static let acceptGuest: (Credentials) -> Bool = { $0.user == "guest" && $0.password == "guest" }
+    static func acceptGuest(_ c: Credentials) -> Bool { c.user == "guest" && c.password == "guest" }
 
     /// A machine that has received the protocol header.
     static func started(_ limits: Machine.Limits = .init()) -> Machine {
@@ -87,12 +87,17 @@ import Testing
         #expect(m.protocolHeaderReceived(valid: true) == .none)
     }
 
-    @Test func methodBeforeStartOkIsCommandInvalid() {
+    @Test func methodBeforeStartOkIsChannelErrorAsInRabbitMQ() {
+        // rabbit_reader:handle_method0 ends with protocol_error(channel_error, "unexpected method
+        // in connection state ~w") for any method the state does not expect.
         var m = Self.started()
         let action = m.methodReceived(.connectionOpen(ConnectionOpen(virtualHost: "/")), authenticate: Self.acceptGuest)
-        guard case .close(503, _, 10, 40) = action else {
-            Issue.record("expected close 503 10/40, got \(action)")
+        guard case .close(let code, _, 10, 40) = action else {
+            Issue.record("expected close 10/40, got \(action)")
             return
+        }
+        withKnownIssue("BUG: ConnectionStateMachine answers an unexpected channel-0 method with 503, RabbitMQ with 504") {
+            #expect(code == 504)
         }
     }
 
@@ -270,11 +275,25 @@ import Testing
                 == .send(.connectionUpdateSecretOk(ConnectionUpdateSecretOk())))
     }
 
-    @Test func unexpectedMethodWhenOpenIsCommandInvalid() {
+    @Test func unexpectedMethodWhenOpenClosesTheConnectionAsInRabbitMQ() {
         var m = Self.open()
-        guard case .close(503, _, 10, 11) = m.methodReceived(Self.startOk(), authenticate: Self.acceptGuest) else {
-            Issue.record("expected close 503 10/11")
+        let action = m.methodReceived(.queueDeclare(QueueDeclare(queue: "q")), authenticate: Self.acceptGuest)
+        guard case .close(let code, _, 50, 10) = action else {
+            Issue.record("expected close 50/10, got \(action)")
             return
+        }
+        #expect(code == 504)
+    }
+
+    @Test func repeatedStartOkWhenOpenIsChannelErrorAsInRabbitMQ() {
+        var m = Self.open()
+        let action = m.methodReceived(Self.startOk(), authenticate: Self.acceptGuest)
+        guard case .close(let code, _, 10, 11) = action else {
+            Issue.record("expected close 10/11, got \(action)")
+            return
+        }
+        withKnownIssue("BUG: ConnectionStateMachine answers an unexpected connection method with 503, RabbitMQ with 504") {
+            #expect(code == 504)
         }
     }
 }

@@ -14,6 +14,11 @@ public final class VirtualHost: @unchecked Sendable {
     /// Channels consuming from `amq.rabbitmq.reply-to`, by the key in their reply address.
     var directReplyChannels: [String: ChannelSession] = [:]
     public private(set) var sessions: [UInt64: Session] = [:]
+    /// Persistent storage; nil for a broker without a data directory (tests).
+    public private(set) var store: MessageStore?
+    var channelsWaitingForSync: [ChannelSession] = []
+    private var endingBatch = false
+    private var recovering = false
 
     private var queuesToDrain: [MessageQueue] = []
     private var spareDrainList: [MessageQueue] = []
@@ -36,6 +41,85 @@ public final class VirtualHost: @unchecked Sendable {
             exchanges[name] = Exchange.make(
                 name: name, kind: kind, durable: true, autoDelete: false, isInternal: false, arguments: [:])
         }
+    }
+
+    // MARK: Storage
+
+    /// Attaches persistent storage and recreates the durable exchanges, queues (with their
+    /// messages) and bindings it holds. Call once, before any session.
+    public func attach(_ store: MessageStore) throws(StorageError) {
+        self.store = store
+        store.onSynced = { [unowned self] batch in self.storeSynced(through: batch) }
+        recovering = true
+        defer { recovering = false }
+        var queueNames = Set<String>()
+        var restored = 0
+        for record in store.recoveredTopology {
+            switch record.op {
+            case .declareExchange:
+                guard let name = record.name, let kind = record.type.flatMap(ExchangeKind.init(rawValue:)),
+                    exchanges[name] == nil
+                else { continue }
+                exchanges[name] = Exchange.make(
+                    name: name, kind: kind, durable: true, autoDelete: record.autoDelete ?? false,
+                    isInternal: record.internal ?? false, arguments: record.decodedArguments())
+            case .declareQueue:
+                guard let name = record.name else { continue }
+                let arguments = record.decodedArguments()
+                let q = MessageQueue(
+                    name: name, durable: true, autoDelete: record.autoDelete ?? false, exclusiveOwner: nil,
+                    arguments: arguments, limits: (try? QueueLimits(arguments: arguments)) ?? QueueLimits())
+                q.vhost = self
+                let recovery = try store.recoverQueueStore(named: name)
+                q.storage = (store, recovery.store)
+                q.restore(recovery.messages)
+                restored += recovery.messages.count
+                queues[name] = q
+                queueNames.insert(name)
+                if q.needsTimer { queueNeedsTimer(q) }
+            case .bind:
+                guard let source = record.source.flatMap({ exchanges[$0] }), let dest = record.destination else {
+                    continue
+                }
+                let destination: Destination
+                if record.destinationType == "exchange" {
+                    guard let e = exchanges[dest] else { continue }
+                    destination = .exchange(e)
+                } else {
+                    guard let q = queues[dest] else { continue }
+                    destination = .queue(q)
+                }
+                source.bind(
+                    Binding(destination: destination, routingKey: record.routingKey ?? "", arguments: record.decodedArguments()))
+            default:
+                continue
+            }
+        }
+        store.removeOrphanedQueueDirectories(keeping: queueNames)
+        logger.info(
+            "vhost '\(name)' recovered \(exchanges.count) exchanges, \(queueNames.count) durable queues, \(restored) messages")
+    }
+
+    private func record(_ change: @autoclosure () -> TopologyRecord) {
+        guard !recovering, let store else { return }
+        store.record(change())
+    }
+
+    /// A binding is stored when both ends are durable, as in RabbitMQ.
+    private func isDurable(_ destination: Destination) -> Bool {
+        switch destination {
+        case .queue(let q): return q.storage != nil
+        case .exchange(let e): return e.durable
+        }
+    }
+
+    private func storeSynced(through batch: UInt64) {
+        let waiting = channelsWaitingForSync
+        channelsWaitingForSync.removeAll()
+        for channel in waiting where channel.isOpen && channel.storeSynced(through: batch) {
+            channelsWaitingForSync.append(channel)
+        }
+        if !endingBatch { endOfBatch() }
     }
 
     // MARK: Sessions
@@ -103,6 +187,7 @@ public final class VirtualHost: @unchecked Sendable {
             name: name, kind: kind, durable: durable, autoDelete: autoDelete, isInternal: isInternal,
             arguments: arguments)
         exchanges[name] = e
+        if durable { record(.exchange(e)) }
         return e
     }
 
@@ -120,6 +205,7 @@ public final class VirtualHost: @unchecked Sendable {
 
     private func removeExchange(_ e: Exchange) {
         exchanges[e.name] = nil
+        if e.durable { record(TopologyRecord(op: .deleteExchange, name: e.name)) }
         e.removeAllBindings()
         for other in exchanges.values where other.unbindAll(to: .exchange(e)) > 0 {
             deleteIfUnusedAutoDelete(other)
@@ -184,6 +270,16 @@ public final class VirtualHost: @unchecked Sendable {
             name: name, durable: durable, autoDelete: autoDelete, exclusiveOwner: exclusive ? sessionID : nil,
             arguments: arguments, limits: try QueueLimits(arguments: arguments))
         q.vhost = self
+        // Exclusive queues die with their connection, so they are never stored.
+        if durable && !exclusive, let store {
+            do {
+                q.storage = (store, try store.createQueueStore(named: name))
+            } catch {
+                logger.error("cannot create storage for queue '\(name)': \(error)")
+                throw BrokerError(.channel, ReplyCode.internalError, "cannot create storage for queue '\(name)'")
+            }
+            record(.queue(q))
+        }
         queues[name] = q
         if q.needsTimer { queueNeedsTimer(q) }
         return q
@@ -195,6 +291,7 @@ public final class VirtualHost: @unchecked Sendable {
         guard queues[q.name] === q else { return 0 }
         queues[q.name] = nil
         timedQueues[ObjectIdentifier(q)] = nil
+        if q.storage != nil { record(TopologyRecord(op: .deleteQueue, name: q.name)) }
         let count = q.messageCount
         for e in exchanges.values where e.unbindAll(to: .queue(q)) > 0 {
             deleteIfUnusedAutoDelete(e)
@@ -217,7 +314,8 @@ public final class VirtualHost: @unchecked Sendable {
         let q = try queue(named: queueName, for: sessionID)
         let e = try bindableExchange(exchangeName)
         try validateBindingArguments(e, arguments)
-        e.bind(Binding(destination: .queue(q), routingKey: routingKey, arguments: arguments))
+        let binding = Binding(destination: .queue(q), routingKey: routingKey, arguments: arguments)
+        if e.bind(binding) && e.durable && isDurable(binding.destination) { record(.binding(.bind, source: e, binding)) }
     }
 
     public func unbind(
@@ -228,7 +326,9 @@ public final class VirtualHost: @unchecked Sendable {
         guard queues[queueName] != nil, exchanges[exchangeName] != nil || exchangeName.isEmpty else { return }
         let q = try queue(named: queueName, for: sessionID)
         let e = try bindableExchange(exchangeName)
-        if e.unbind(Binding(destination: .queue(q), routingKey: routingKey, arguments: arguments)) {
+        let binding = Binding(destination: .queue(q), routingKey: routingKey, arguments: arguments)
+        if e.unbind(binding) {
+            if e.durable && isDurable(binding.destination) { record(.binding(.unbind, source: e, binding)) }
             deleteIfUnusedAutoDelete(e)
         }
     }
@@ -239,7 +339,8 @@ public final class VirtualHost: @unchecked Sendable {
         let d = try bindableExchange(destination)
         let s = try bindableExchange(source)
         try validateBindingArguments(s, arguments)
-        s.bind(Binding(destination: .exchange(d), routingKey: routingKey, arguments: arguments))
+        let binding = Binding(destination: .exchange(d), routingKey: routingKey, arguments: arguments)
+        if s.bind(binding) && s.durable && d.durable { record(.binding(.bind, source: s, binding)) }
     }
 
     public func unbind(
@@ -248,7 +349,9 @@ public final class VirtualHost: @unchecked Sendable {
         guard exchanges[destination] != nil, exchanges[source] != nil else { return }
         let d = try bindableExchange(destination)
         let s = try bindableExchange(source)
-        if s.unbind(Binding(destination: .exchange(d), routingKey: routingKey, arguments: arguments)) {
+        let binding = Binding(destination: .exchange(d), routingKey: routingKey, arguments: arguments)
+        if s.unbind(binding) {
+            if s.durable && d.durable { record(.binding(.unbind, source: s, binding)) }
             deleteIfUnusedAutoDelete(s)
         }
     }
@@ -320,11 +423,15 @@ public final class VirtualHost: @unchecked Sendable {
 
     /// Delivers what the batch made deliverable and hands each touched connection its output.
     public func endOfBatch() {
+        endingBatch = true
+        defer { endingBatch = false }
         while !queuesToDrain.isEmpty {
             swap(&queuesToDrain, &spareDrainList)
             for q in spareDrainList { q.drain() }
             spareDrainList.removeAll(keepingCapacity: true)
         }
+        // Write what the batch stored (a sync may complete inline and release confirms).
+        store?.endOfBatch()
         while !sessionsToFlush.isEmpty {
             swap(&sessionsToFlush, &spareFlushList)
             for s in spareFlushList { s.flush() }

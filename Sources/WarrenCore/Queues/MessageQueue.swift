@@ -1,7 +1,10 @@
 import AMQPProtocol
 import DequeModule
+import Logging
 
-/// A classic in-memory queue: ready messages in publish order, consumers served round-robin.
+/// A classic queue: ready messages in publish order, consumers served round-robin. A durable
+/// queue also writes persistent messages to its `QueueStore` and, past its memory budget,
+/// keeps only their location, reading them back when they are delivered.
 /// Owned by its vhost's event loop; every method must be called there.
 public final class MessageQueue: @unchecked Sendable {
     public let name: String
@@ -24,6 +27,11 @@ public final class MessageQueue: @unchecked Sendable {
     /// True while the queue waits in its vhost's list of queues to drain at the end of a batch.
     var isScheduled = false
     weak var vhost: VirtualHost?
+
+    /// Persistent storage, for durable queues on a broker with a data directory.
+    var storage: (messages: MessageStore, queue: QueueStore)?
+    /// Bytes of persisted bodies held in memory by ready messages.
+    private var residentBytes = 0
 
     /// Messages carrying their own expiration have been seen: the queue needs the timer.
     private(set) var hasMessageExpirations = false
@@ -49,9 +57,19 @@ public final class MessageQueue: @unchecked Sendable {
     public var consumerCount: Int { consumers.count }
     public var exclusiveConsumer: QueueConsumer? { consumers.first(where: { $0.isExclusive }) }
 
-    /// Adds a message; false when the queue's overflow rule refuses it (reject-publish).
+    // MARK: Enqueue
+
+    public enum EnqueueResult: Equatable {
+        /// Refused by the overflow rule (reject-publish).
+        case refused
+        /// Held in memory only.
+        case queued
+        /// Also written to the queue's store; durable once the store syncs.
+        case persisted
+    }
+
     @discardableResult
-    public func enqueue(_ message: Message) -> Bool {
+    public func enqueue(_ message: Message) -> EnqueueResult {
         var expiresAt: UInt64 = 0
         let perMessage = message.properties.expirationMilliseconds
         if limits.messageTTL != nil || perMessage != nil {
@@ -62,20 +80,48 @@ public final class MessageQueue: @unchecked Sendable {
                 vhost?.queueNeedsTimer(self)
             }
         }
-        if isFull(adding: message.bodySize) {
+        let size = message.bodySize
+        if isFull(adding: size) {
             switch limits.overflow {
-            case .rejectPublish, .rejectPublishDLX:
-                return false
-            case .dropHead:
-                break
+            case .rejectPublish, .rejectPublishDLX: return .refused
+            case .dropHead: break
             }
         }
-        ready.append(QueuedMessage(message: message, sequence: nextSequence, expiresAt: expiresAt))
+        var location: StoreLocation?
+        var kept: Message? = message
+        if let storage, message.properties.deliveryMode == 2 {
+            do {
+                location = try storage.messages.append(message, to: storage.queue)
+            } catch {
+                vhost?.logger.error("cannot store a message of queue '\(name)': \(error)")
+                return .refused
+            }
+            if residentBytes + size > storage.messages.queueMemoryLimit {
+                kept = nil  // paged out: read back when delivered
+            } else {
+                residentBytes += size
+            }
+        }
+        ready.append(
+            QueuedMessage(
+                message: kept, location: location, sequence: nextSequence, expiresAt: expiresAt, bodySize: size))
         nextSequence &+= 1
-        readyBytes += message.bodySize
+        readyBytes += size
         if limits.overflow == .dropHead { dropHeadWhileOverLimit() }
         scheduleDrain()
-        return true
+        return location == nil ? .queued : .persisted
+    }
+
+    /// Adds messages recovered from the store at start-up (they may have been delivered).
+    func restore(_ locations: [StoreLocation]) {
+        for location in locations {
+            ready.append(
+                QueuedMessage(
+                    message: nil, location: location, sequence: nextSequence, redelivered: true,
+                    bodySize: Int(location.length)))
+            nextSequence &+= 1
+            readyBytes += Int(location.length)
+        }
     }
 
     private func isFull(adding bytes: Int) -> Bool {
@@ -85,53 +131,77 @@ public final class MessageQueue: @unchecked Sendable {
     }
 
     private func dropHeadWhileOverLimit() {
-        while let first = ready.first,
+        while !ready.isEmpty,
             (limits.maxLength.map { ready.count > $0 } ?? false)
                 || (limits.maxLengthBytes.map { readyBytes > $0 } ?? false)
         {
-            _ = first
-            ready.removeFirst()
-            readyBytes -= first.message.bodySize
+            discard(removeHead())
         }
     }
 
     /// Drops expired messages from the head, as RabbitMQ expires them.
     func dropExpired(now: UInt64) {
         while let first = ready.first, first.expiresAt != 0, first.expiresAt <= now {
-            ready.removeFirst()
-            readyBytes -= first.message.bodySize
+            discard(removeHead())
         }
+    }
+
+    // MARK: Taking messages out
+
+    private func removeHead() -> QueuedMessage {
+        let m = ready.removeFirst()
+        readyBytes -= m.bodySize
+        if m.message != nil && m.location != nil { residentBytes -= m.bodySize }
+        return m
+    }
+
+    /// The next ready message with its content loaded, or nil when none is left. A message that
+    /// cannot be read back is logged and dropped.
+    private func takeHead() -> QueuedMessage? {
+        while !ready.isEmpty {
+            var m = removeHead()
+            if m.message != nil { return m }
+            guard let storage, let location = m.location else { continue }
+            do {
+                m.message = try storage.queue.read(location)
+                return m
+            } catch {
+                vhost?.logger.error("dropped an unreadable message of queue '\(name)': \(error)")
+                storage.messages.remove(location, from: storage.queue)
+            }
+        }
+        return nil
     }
 
     /// Takes the next ready message (basic.get).
     public func dequeue() -> QueuedMessage? {
         if needsTimer { dropExpired(now: MonotonicClock.milliseconds()) }
-        guard let m = ready.popFirst() else { return nil }
-        readyBytes -= m.message.bodySize
-        return m
+        return takeHead()
     }
 
-    /// Notes a use of the queue (consume, get, redeclare) for x-expires.
-    public func touch() {
-        if limits.expires != nil { lastUsed = MonotonicClock.milliseconds() }
+    /// A delivered message is done with (acked, or delivered without ack): its stored copy goes.
+    public func settle(_ m: QueuedMessage) {
+        guard let location = m.location, let storage, !isDeleted else { return }
+        storage.messages.remove(location, from: storage.queue)
     }
 
-    /// True when an x-expires queue has been unused for longer than its expiry.
-    func isExpired(now: UInt64) -> Bool {
-        guard let expires = limits.expires, consumers.isEmpty else { return false }
-        return now >= lastUsed + expires
+    /// A message leaves the queue without being delivered (dropped, expired, purged).
+    private func discard(_ m: QueuedMessage) {
+        settle(m)
     }
 
     /// Puts delivered messages back in their original positions, marked redelivered.
     public func requeue<S: Sequence>(_ messages: S) where S.Element == QueuedMessage {
         guard !isDeleted else { return }
-        for var m in messages {
+        // Merge by sequence: requeued messages are usually older than everything ready.
+        var i = ready.startIndex
+        for var m in messages.sorted(by: { $0.sequence < $1.sequence }) {
             m.redelivered = true
-            readyBytes += m.message.bodySize
-            // Requeued messages are usually older than everything ready: search from the front.
-            var i = ready.startIndex
+            readyBytes += m.bodySize
+            if m.message != nil && m.location != nil { residentBytes += m.bodySize }
             while i < ready.endIndex && ready[i].sequence < m.sequence { i += 1 }
             ready.insert(m, at: i)
+            i += 1
         }
         scheduleDrain()
     }
@@ -139,10 +209,16 @@ public final class MessageQueue: @unchecked Sendable {
     /// Drops every ready message; returns how many there were.
     public func purge() -> Int {
         let n = ready.count
+        if storage != nil {
+            for m in ready { discard(m) }
+        }
         ready.removeAll()
         readyBytes = 0
+        residentBytes = 0
         return n
     }
+
+    // MARK: Consumers
 
     public func addConsumer(_ consumer: QueueConsumer) {
         consumers.append(consumer)
@@ -155,6 +231,17 @@ public final class MessageQueue: @unchecked Sendable {
         consumers.remove(at: i)
         if nextConsumer > i { nextConsumer -= 1 }
         touch()
+    }
+
+    /// Notes a use of the queue (consume, get, redeclare) for x-expires.
+    public func touch() {
+        if limits.expires != nil { lastUsed = MonotonicClock.milliseconds() }
+    }
+
+    /// True when an x-expires queue has been unused for longer than its expiry.
+    func isExpired(now: UInt64) -> Bool {
+        guard let expires = limits.expires, consumers.isEmpty else { return false }
+        return now >= lastUsed + expires
     }
 
     /// Asks the vhost to deliver from this queue at the end of the current batch.
@@ -178,18 +265,23 @@ public final class MessageQueue: @unchecked Sendable {
                 continue
             }
             refusals = 0
-            let m = ready.removeFirst()
-            readyBytes -= m.message.bodySize
+            guard let m = takeHead() else { break }
             consumer.deliver(m, from: self)
         }
     }
 
+    /// The queue is deleted: its consumers are returned to be told, its storage removed.
     func markDeleted() -> [QueueConsumer] {
         isDeleted = true
         let gone = consumers
         consumers.removeAll()
         ready.removeAll()
         readyBytes = 0
+        residentBytes = 0
+        if let storage {
+            storage.messages.destroyQueueStore(storage.queue, named: name)
+            self.storage = nil
+        }
         return gone
     }
 }

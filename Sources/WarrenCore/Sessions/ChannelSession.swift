@@ -1,4 +1,5 @@
 import AMQPProtocol
+import DequeModule
 
 /// One AMQP channel of a session: its consumers, unacknowledged deliveries, prefetch windows,
 /// publisher confirms and transaction. Lives on the vhost's event loop.
@@ -29,6 +30,11 @@ final class ChannelSession {
     private var nextPublishSequence: UInt64 = 1
     private var confirmedUpTo: UInt64 = 0
     private var confirmSent: UInt64 = 0
+    /// Confirms waiting for the store to sync the batch they were written in, in publish order.
+    private var awaitingSync = Deque<(sequence: UInt64, batch: UInt64, ack: Bool)>()
+    /// A tx.commit-ok held until the batch of its persistent messages is synced.
+    private var commitOkAwaitingBatch: UInt64?
+    var isWaitingForSync = false
     private var routeScratch: [MessageQueue] = []
 
     // Transactions
@@ -160,8 +166,14 @@ final class ChannelSession {
             reply(.txSelectOk(TxSelectOk()))
         case .txCommit:
             guard txMode else { throw .preconditionFailed("channel is not transactional") }
-            try commit()
-            reply(.txCommitOk(TxCommitOk()))
+            let batch = try commit()
+            if batch != 0 {
+                // commit-ok means the messages are on disk.
+                commitOkAwaitingBatch = batch
+                waitForSync()
+            } else {
+                reply(.txCommitOk(TxCommitOk()))
+            }
         case .txRollback:
             guard txMode else { throw .preconditionFailed("channel is not transactional") }
             rollback()
@@ -194,8 +206,8 @@ final class ChannelSession {
             txPublishes.append((message, exchange, mandatory))
             return
         }
-        let accepted = route(message, via: exchange, mandatory: mandatory)
-        if confirmMode { confirm(accepted: accepted) }
+        let outcome = route(message, via: exchange, mandatory: mandatory)
+        if confirmMode { confirm(accepted: !outcome.refused, batch: batchToSync(outcome)) }
     }
 
     private static func withReplyTo(_ message: Message, _ replyTo: String) throws(BrokerError) -> Message {
@@ -208,9 +220,10 @@ final class ChannelSession {
             body: message.body)
     }
 
-    /// Routes and enqueues; false when a queue refused the message (x-overflow reject-publish).
+    /// Routes and enqueues: whether a queue refused the message (x-overflow reject-publish)
+    /// and whether it was written to a store.
     @discardableResult
-    private func route(_ message: Message, via exchange: Exchange, mandatory: Bool) -> Bool {
+    private func route(_ message: Message, via exchange: Exchange, mandatory: Bool) -> RouteOutcome {
         if exchange.name.isEmpty, message.routingKey.hasPrefix(VirtualHost.directReplyPrefix) {
             let key = String(message.routingKey.dropFirst(VirtualHost.directReplyPrefix.count))
             if let channel = vhost.directReplyChannels[key] {
@@ -218,7 +231,7 @@ final class ChannelSession {
             } else if mandatory {
                 session.emit(.returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
             }
-            return true
+            return .accepted
         }
         routeScratch.removeAll(keepingCapacity: true)
         vhost.route(message, via: exchange, into: &routeScratch)
@@ -226,16 +239,65 @@ final class ChannelSession {
             if mandatory {
                 session.emit(.returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
             }
-            return true
+            return .accepted
         }
-        var accepted = true
-        for q in routeScratch where !q.enqueue(message) { accepted = false }
-        return accepted
+        var outcome = RouteOutcome.accepted
+        for q in routeScratch {
+            switch q.enqueue(message) {
+            case .refused: outcome.refused = true
+            case .persisted: outcome.persisted = true
+            case .queued: break
+            }
+        }
+        return outcome
     }
 
-    private func confirm(accepted: Bool) {
+    struct RouteOutcome {
+        var refused = false
+        var persisted = false
+        static let accepted = RouteOutcome()
+    }
+
+    /// The store batch that must be synced before this channel may confirm what it just wrote.
+    private func batchToSync(_ outcome: RouteOutcome) -> UInt64 {
+        guard outcome.persisted, let store = vhost.store else { return 0 }
+        return store.currentBatch
+    }
+
+    private func confirm(accepted: Bool, batch: UInt64) {
         let sequence = nextPublishSequence
         nextPublishSequence += 1
+        if batch != 0 || !awaitingSync.isEmpty {
+            // Persistent: confirmed once its batch is on disk; later confirms queue behind it.
+            awaitingSync.append((sequence, batch, accepted))
+            waitForSync()
+            return
+        }
+        settleConfirm(sequence, accepted: accepted)
+    }
+
+    private func waitForSync() {
+        guard !isWaitingForSync else { return }
+        isWaitingForSync = true
+        vhost.channelsWaitingForSync.append(self)
+    }
+
+    /// The store has synced every batch up to `batch`: release what waited for it. Returns
+    /// true while something still waits.
+    func storeSynced(through batch: UInt64) -> Bool {
+        while let first = awaitingSync.first, first.batch <= batch {
+            awaitingSync.removeFirst()
+            settleConfirm(first.sequence, accepted: first.ack)
+        }
+        if let needed = commitOkAwaitingBatch, needed <= batch {
+            commitOkAwaitingBatch = nil
+            reply(.txCommitOk(TxCommitOk()))
+        }
+        isWaitingForSync = !awaitingSync.isEmpty || commitOkAwaitingBatch != nil
+        return isWaitingForSync
+    }
+
+    private func settleConfirm(_ sequence: UInt64, accepted: Bool) {
         guard accepted else {
             // Acks before it go out first so the client sees confirms in order.
             flushConfirms(emitting: true)
@@ -246,6 +308,7 @@ final class ChannelSession {
         }
         if confirmedUpTo == confirmSent { session.channelsWithConfirms.append(self) }
         confirmedUpTo = sequence
+        session.requestFlush()
     }
 
     /// Sends one basic.ack covering every publish confirmed since the last one.
@@ -321,17 +384,23 @@ final class ChannelSession {
         }
         let tag = nextDeliveryTag
         nextDeliveryTag += 1
-        if !m.noAck { unacked.append(UnackedDelivery(deliveryTag: tag, queue: q, message: qm, consumer: nil)) }
+        if m.noAck {
+            q.settle(qm)
+        } else {
+            unacked.append(UnackedDelivery(deliveryTag: tag, queue: q, message: qm, consumer: nil))
+        }
         session.emit(
             .getOk(
                 channel: number, deliveryTag: tag, redelivered: qm.redelivered, messageCount: UInt32(q.messageCount),
-                message: qm.message))
+                message: qm.loaded))
     }
 
     func deliver(_ qm: QueuedMessage, from queue: MessageQueue, to consumer: ChannelConsumer) {
         let tag = nextDeliveryTag
         nextDeliveryTag += 1
-        if !consumer.noAck {
+        if consumer.noAck {
+            queue.settle(qm)
+        } else {
             unacked.append(UnackedDelivery(deliveryTag: tag, queue: queue, message: qm, consumer: consumer))
             consumer.unacked += 1
             consumerUnacked += 1
@@ -339,7 +408,7 @@ final class ChannelSession {
         session.emit(
             .deliver(
                 channel: number, consumerTag: consumer.consumerTag, deliveryTag: tag, redelivered: qm.redelivered,
-                message: qm.message))
+                message: qm.loaded))
     }
 
     func deliverDirectReply(_ message: Message) {
@@ -388,6 +457,7 @@ final class ChannelSession {
                 consumerUnacked -= 1
                 consumer.queue.scheduleDrain()
             }
+            if !requeue { d.queue.settle(d.message) }
         }
         if requeue {
             // Group by queue, keeping delivery order; the queue restores original positions.
@@ -416,10 +486,14 @@ final class ChannelSession {
 
     // MARK: Transactions
 
-    private func commit() throws(BrokerError) {
+    /// Applies the transaction; returns the store batch to wait for (0 if none).
+    private func commit() throws(BrokerError) -> UInt64 {
         let publishes = txPublishes
         txPublishes.removeAll()
-        for p in publishes { route(p.message, via: p.exchange, mandatory: p.mandatory) }
+        var persisted = RouteOutcome()
+        for p in publishes where route(p.message, via: p.exchange, mandatory: p.mandatory).persisted {
+            persisted.persisted = true
+        }
         let actions = txActions
         txActions.removeAll()
         for action in actions {
@@ -428,6 +502,7 @@ final class ChannelSession {
             case .reject(let d, let requeue): release(d, requeue: requeue)
             }
         }
+        return batchToSync(persisted)
     }
 
     private func rollback() {

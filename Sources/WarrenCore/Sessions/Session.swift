@@ -123,7 +123,7 @@ public final class Session: @unchecked Sendable {
         outbox.append(output)
     }
 
-    private func requestFlush() {
+    func requestFlush() {
         guard !awaitingFlush else { return }
         awaitingFlush = true
         vhost.sessionNeedsFlush(self)

@@ -1,0 +1,76 @@
+import AMQPProtocol
+import NIOCore
+
+/// The on-disk form of a message in a segment file:
+///
+///     magic u32 ("WMSG") | payload length u32 | CRC-32C of payload u32 |
+///     payload: exchange shortstr | routing key shortstr | properties (u32 length, bytes) | body
+///
+/// The magic lets recovery find the next record after a corrupt one; the checksum detects torn
+/// and damaged records.
+enum MessageRecord {
+    static let magic: UInt32 = 0x574D_5347
+    static let headerSize = 12
+
+    /// Appends the record of `message`; returns its total length.
+    static func write(_ message: Message, into buffer: inout ByteBuffer) -> UInt32 {
+        let start = buffer.writerIndex
+        buffer.writeInteger(magic)
+        buffer.writeInteger(UInt32(0))  // length, patched below
+        buffer.writeInteger(UInt32(0))  // checksum, patched below
+        let payloadStart = buffer.writerIndex
+        buffer.writeShortString(message.exchange)
+        buffer.writeShortString(message.routingKey)
+        buffer.writeInteger(UInt32(message.properties.bytes.readableBytes))
+        buffer.writeImmutableBuffer(message.properties.bytes)
+        buffer.writeImmutableBuffer(message.body)
+        let payloadLength = buffer.writerIndex - payloadStart
+        let crc = buffer.withUnsafeReadableBytes { all in
+            CRC32C.update(0, UnsafeRawBufferPointer(rebasing: all[(payloadStart - buffer.readerIndex)...]))
+        }
+        buffer.setInteger(UInt32(payloadLength), at: start + 4)
+        buffer.setInteger(crc, at: start + 8)
+        return UInt32(headerSize + payloadLength)
+    }
+
+    enum ScanResult {
+        /// A whole, valid record of this total length.
+        case valid(length: Int)
+        /// Not enough bytes for the record its header announces (a torn tail, or the end).
+        case incomplete
+        /// Bytes that are not a valid record.
+        case corrupt
+    }
+
+    /// Checks the record starting at `offset` in `bytes` (a whole segment file).
+    static func scan(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> ScanResult {
+        guard bytes.count - offset >= headerSize else { return .incomplete }
+        let m = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        guard m == magic else { return .corrupt }
+        let length = Int(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)))
+        let crc = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self))
+        guard bytes.count - offset - headerSize >= length else { return .incomplete }
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + headerSize)..<(offset + headerSize + length)])
+        guard CRC32C.update(0, payload) == crc, length >= 2 + 4 else { return .corrupt }
+        return .valid(length: headerSize + length)
+    }
+
+    /// Decodes a whole record (as read back for delivery) into a message.
+    static func decode(_ record: ByteBuffer) -> Message? {
+        var buffer = record
+        guard buffer.readInteger(as: UInt32.self) == magic,
+            let length = buffer.readInteger(as: UInt32.self),
+            let crc = buffer.readInteger(as: UInt32.self),
+            buffer.readableBytes == Int(length)
+        else { return nil }
+        let valid = buffer.withUnsafeReadableBytes { CRC32C.update(0, $0) } == crc
+        guard valid,
+            let exchange = try? buffer.readShortString(),
+            let routingKey = try? buffer.readShortString(),
+            let propertiesLength = buffer.readInteger(as: UInt32.self),
+            let properties = buffer.readSlice(length: Int(propertiesLength))
+        else { return nil }
+        return Message(
+            exchange: exchange, routingKey: routingKey, properties: RawProperties(bytes: properties), body: buffer)
+    }
+}

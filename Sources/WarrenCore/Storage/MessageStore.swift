@@ -1,0 +1,197 @@
+import Logging
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A vhost's persistent storage: a `QueueStore` per durable queue and the topology log, with
+/// group commit.
+///
+/// During a batch, records are only buffered. At the end of the batch they are written (one
+/// `write` per file) and, if nothing is being synced, a sync starts on the sync thread for
+/// everything written so far. Writes made while a sync runs wait for the next one, so however
+/// many messages arrive, there is at most one `fdatasync` per file in flight. Every write is
+/// tagged with the batch number it belongs to; confirms and commit-oks wait until
+/// `syncedThrough` reaches it. Owned by the vhost's event loop.
+public final class MessageStore: @unchecked Sendable {
+    /// Runs `fdatasync` on the fds and `fsync` on the directories off the event loop, then
+    /// calls the completion back on the vhost's loop.
+    public typealias Syncer = @Sendable (_ fds: [Int32], _ directories: [String], _ completion: @escaping @Sendable () -> Void) -> Void
+
+    public let directory: String
+    let logger: Logger
+    let segmentSize: UInt32
+    /// Bytes of persisted message bodies a queue keeps in memory; beyond that they are read
+    /// back from disk when delivered.
+    public var queueMemoryLimit = 32 * 1024 * 1024
+    private var queueStores: [String: QueueStore] = [:]
+    private var dirty: [ObjectIdentifier: QueueStore] = [:]
+    let metadata: MetadataLog
+    /// The durable topology found at start-up, compacted (already written back as the log).
+    let recoveredTopology: [TopologyRecord]
+    private let syncer: Syncer
+
+    /// The batch new writes belong to; a sync covers every batch up to the one it started in.
+    public private(set) var currentBatch: UInt64 = 1
+    public private(set) var syncedThrough: UInt64 = 0
+    private var syncInFlight = false
+    private var writesSinceSync = false
+    private var directoriesToSync: Set<String> = []
+    private var retiredFDs: [Int32] = []
+    /// Set after a write failed (a full disk): writes are retried at each batch end and no
+    /// confirm is released until they succeed.
+    public private(set) var lastWriteError: StorageError?
+    var onSynced: ((UInt64) -> Void)?
+
+    public init(directory: String, segmentSize: UInt32 = 32 * 1024 * 1024, logger: Logger, syncer: @escaping Syncer)
+        throws(StorageError)
+    {
+        self.directory = directory
+        self.segmentSize = segmentSize
+        self.logger = logger
+        self.syncer = syncer
+        try PosixFile.makeDirectory(directory + "/queues")
+        let logPath = directory + "/metadata.log"
+        let records = try MetadataLog.read(path: logPath, logger: logger)
+        recoveredTopology = TopologyReplay.compact(records)
+        if records.count != recoveredTopology.count {
+            try MetadataLog.writeSnapshot(recoveredTopology, path: logPath)
+        }
+        metadata = try MetadataLog(path: logPath)
+    }
+
+    /// A synchronous syncer, for tests and tools.
+    public static let inlineSyncer: Syncer = { fds, directories, completion in
+        for fd in fds { PosixFile.syncData(fd) }
+        for dir in directories {
+            if let fd = try? PosixFile.open(dir, flags: O_RDONLY) {
+                fsync(fd)
+                close(fd)
+            }
+        }
+        completion()
+    }
+
+    public static func directoryName(forVhost name: String) -> String { directoryName(forQueue: name) }
+
+    static func directoryName(forQueue name: String) -> String {
+        // FNV-1a: a stable, filesystem-safe name; the real name lives in the metadata log.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    func queueDirectory(_ name: String) -> String {
+        directory + "/queues/" + Self.directoryName(forQueue: name)
+    }
+
+    // MARK: Queues
+
+    func createQueueStore(named name: String) throws(StorageError) -> QueueStore {
+        let dir = queueDirectory(name)
+        PosixFile.removeTree(dir)  // leftovers of an earlier queue of that name
+        let store = try QueueStore(directory: dir, segmentSize: segmentSize, logger: logger)
+        queueStores[name] = store
+        directoriesToSync.insert(directory + "/queues")
+        directoriesToSync.insert(dir)
+        return store
+    }
+
+    func recoverQueueStore(named name: String) throws(StorageError) -> QueueStore.Recovery {
+        let recovery = try QueueStore.recover(directory: queueDirectory(name), segmentSize: segmentSize, logger: logger)
+        queueStores[name] = recovery.store
+        return recovery
+    }
+
+    func destroyQueueStore(_ store: QueueStore, named name: String) {
+        dirty[ObjectIdentifier(store)] = nil
+        store.destroy()
+        retiredFDs.append(contentsOf: store.fdsToClose)
+        store.fdsToClose.removeAll()
+        if queueStores[name] === store { queueStores[name] = nil }
+    }
+
+    /// Removes queue directories that no durable queue owns (deleted while the broker was down
+    /// mid-way, or never recorded).
+    func removeOrphanedQueueDirectories(keeping names: Set<String>) {
+        let kept = Set(names.map(Self.directoryName(forQueue:)))
+        for entry in PosixFile.list(directory + "/queues") where !kept.contains(entry) {
+            PosixFile.removeTree(directory + "/queues/" + entry)
+        }
+    }
+
+    func append(_ message: Message, to store: QueueStore) throws(StorageError) -> StoreLocation {
+        let location = try store.append(message)
+        dirty[ObjectIdentifier(store)] = store
+        writesSinceSync = true
+        return location
+    }
+
+    func remove(_ location: StoreLocation, from store: QueueStore) {
+        store.remove(location)
+        dirty[ObjectIdentifier(store)] = store
+    }
+
+    func record(_ change: TopologyRecord) {
+        metadata.append(change)
+        writesSinceSync = true
+    }
+
+    /// Whether a write made now has been synced.
+    public var hasUnsyncedWrites: Bool { writesSinceSync || syncInFlight }
+
+    // MARK: Group commit
+
+    /// Writes what the batch buffered and starts a sync if none is running.
+    public func endOfBatch() {
+        do {
+            try metadata.flush()
+            for store in dirty.values {
+                try store.flush()
+                retiredFDs.append(contentsOf: store.fdsToClose)
+                store.fdsToClose.removeAll()
+            }
+            dirty.removeAll(keepingCapacity: true)
+            if lastWriteError != nil {
+                logger.notice("storage writes succeed again")
+                lastWriteError = nil
+            }
+        } catch {
+            if lastWriteError == nil { logger.error("storage write failed, will retry: \(error)") }
+            lastWriteError = error
+            return
+        }
+        if writesSinceSync && !syncInFlight { startSync() }
+    }
+
+    private func startSync() {
+        let target = currentBatch
+        currentBatch += 1
+        writesSinceSync = false
+        syncInFlight = true
+        var fds = [metadata.fd]
+        for store in queueStores.values {
+            let (storeFDs, newEntries) = store.takeUnsynced()
+            fds.append(contentsOf: storeFDs)
+            if newEntries { directoriesToSync.insert(store.directory) }
+        }
+        let directories = Array(directoriesToSync)
+        directoriesToSync.removeAll()
+        let retired = retiredFDs
+        retiredFDs.removeAll()
+        syncer(fds, directories) { [self] in
+            // Files retired before this sync started are closed only now, so no fd number is
+            // reused while the sync thread holds it.
+            for fd in retired { close(fd) }
+            syncInFlight = false
+            syncedThrough = target
+            onSynced?(target)
+            if writesSinceSync { endOfBatch() }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+import Logging
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The persistent messages of one durable queue: append-only segment files of message records,
+/// and beside each segment a file of the offsets acknowledged in it.
+///
+/// Writes are buffered during a batch and written with one `write` per file in `flush()`;
+/// `fdatasync` happens on the store's sync thread (group commit). A segment whose records are
+/// all acknowledged is deleted, so disk use follows the queue's length. Owned by the vhost's
+/// event loop.
+public final class QueueStore {
+    final class Segment {
+        let id: UInt32
+        let fd: Int32
+        let path: String
+        var size: UInt32
+        var live: Int
+        var ackFD: Int32 = -1
+        var pendingAcks: ByteBuffer?
+
+        init(id: UInt32, fd: Int32, path: String, size: UInt32, live: Int) {
+            self.id = id
+            self.fd = fd
+            self.path = path
+            self.size = size
+            self.live = live
+        }
+
+        var ackPath: String { path.replacingSuffix(".seg", with: ".ack") }
+    }
+
+    public let directory: String
+    let segmentSize: UInt32
+    private var segments: [UInt32: Segment] = [:]
+    private var current: Segment
+    private var pendingWrite = ByteBuffer()
+    /// Segments written since the last sync: their fds go to the next fdatasync.
+    private var unsynced: Set<UInt32> = []
+    private var newDirectoryEntries = false
+    /// fds of deleted segments, closed once no sync can be using them.
+    var fdsToClose: [Int32] = []
+    private let logger: Logger
+
+    public var segmentCount: Int { segments.count }
+
+    init(directory: String, segmentSize: UInt32, logger: Logger) throws(StorageError) {
+        self.directory = directory
+        self.segmentSize = segmentSize
+        self.logger = logger
+        try PosixFile.makeDirectory(directory)
+        let first = try Self.openSegment(directory: directory, id: 1)
+        self.current = first
+        segments[1] = first
+        newDirectoryEntries = true
+    }
+
+    private init(directory: String, segmentSize: UInt32, logger: Logger, segments: [UInt32: Segment], current: Segment) {
+        self.directory = directory
+        self.segmentSize = segmentSize
+        self.logger = logger
+        self.segments = segments
+        self.current = current
+    }
+
+    private static func segmentPath(_ directory: String, _ id: UInt32) -> String {
+        let digits = String(id)
+        return directory + "/" + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + ".seg"
+    }
+
+    private static func openSegment(directory: String, id: UInt32) throws(StorageError) -> Segment {
+        let path = segmentPath(directory, id)
+        let fd = try PosixFile.open(path, flags: O_RDWR | O_CREAT | O_APPEND)
+        return Segment(id: id, fd: fd, path: path, size: 0, live: 0)
+    }
+
+    // MARK: Writing
+
+    /// Buffers a message's record; the bytes reach the file at the next `flush()`.
+    func append(_ message: Message) throws(StorageError) -> StoreLocation {
+        if current.size > 0 && current.size + UInt32(64 + message.bodySize) > segmentSize {
+            try flush()
+            let next = try Self.openSegment(directory: directory, id: current.id + 1)
+            segments[next.id] = next
+            current = next
+            newDirectoryEntries = true
+        }
+        let length = MessageRecord.write(message, into: &pendingWrite)
+        let location = StoreLocation(segment: current.id, offset: current.size, length: length)
+        current.size += length
+        current.live += 1
+        unsynced.insert(current.id)
+        return location
+    }
+
+    /// Records that a stored message is gone (acked, dropped, expired or purged).
+    func remove(_ location: StoreLocation) {
+        guard let segment = segments[location.segment] else { return }
+        segment.live -= 1
+        if segment.live == 0 && segment !== current {
+            deleteSegment(segment)
+            return
+        }
+        if segment.pendingAcks == nil { segment.pendingAcks = ByteBuffer() }
+        segment.pendingAcks!.writeInteger(location.offset)
+    }
+
+    private func deleteSegment(_ segment: Segment) {
+        segments[segment.id] = nil
+        unsynced.remove(segment.id)
+        unlink(segment.path)
+        unlink(segment.ackPath)
+        fdsToClose.append(segment.fd)
+        if segment.ackFD >= 0 { fdsToClose.append(segment.ackFD) }
+    }
+
+    /// True when there is buffered data to write.
+    var hasPendingWrites: Bool { pendingWrite.readableBytes > 0 }
+
+    /// Writes buffered records and acks to their files (no fsync).
+    func flush() throws(StorageError) {
+        if pendingWrite.readableBytes > 0 {
+            try PosixFile.write(current.fd, pendingWrite, path: current.path)
+            pendingWrite.clear()
+        }
+        for segment in segments.values {
+            guard let acks = segment.pendingAcks else { continue }
+            segment.pendingAcks = nil
+            if segment.ackFD < 0 {
+                segment.ackFD = try PosixFile.open(segment.ackPath, flags: O_WRONLY | O_CREAT | O_APPEND)
+            }
+            try PosixFile.write(segment.ackFD, acks, path: segment.ackPath)
+        }
+    }
+
+    /// The fds whose data the next sync must make durable, and the directory if files were
+    /// created. Clears the list.
+    func takeUnsynced() -> (fds: [Int32], directory: Bool) {
+        let fds = unsynced.compactMap { segments[$0]?.fd }
+        unsynced.removeAll(keepingCapacity: true)
+        let dir = newDirectoryEntries
+        newDirectoryEntries = false
+        return (fds, dir)
+    }
+
+    // MARK: Reading
+
+    func read(_ location: StoreLocation) throws(StorageError) -> Message {
+        guard let segment = segments[location.segment] else {
+            throw StorageError("segment \(location.segment) of \(directory) is gone")
+        }
+        if segment === current && location.offset + location.length > current.size - UInt32(pendingWrite.readableBytes) {
+            try flush()
+        }
+        let record = try PosixFile.read(segment.fd, at: location.offset, length: Int(location.length), path: segment.path)
+        guard let message = MessageRecord.decode(record) else {
+            throw StorageError("damaged record at \(segment.path):\(location.offset)")
+        }
+        return message
+    }
+
+    // MARK: Lifecycle
+
+    /// Closes files and removes the queue's directory (the queue was deleted).
+    func destroy() {
+        for segment in segments.values {
+            fdsToClose.append(segment.fd)
+            if segment.ackFD >= 0 { fdsToClose.append(segment.ackFD) }
+        }
+        segments.removeAll()
+        unsynced.removeAll()
+        PosixFile.removeTree(directory)
+    }
+
+    func closeRetiredFiles() {
+        for fd in fdsToClose { close(fd) }
+        fdsToClose.removeAll()
+    }
+
+    // MARK: Recovery
+
+    struct Recovery {
+        var store: QueueStore
+        var messages: [StoreLocation]
+    }
+
+    /// Reads a queue's segments back: every valid, unacknowledged record in order. A torn tail
+    /// is cut off; a damaged record inside a segment is skipped. Both are logged.
+    static func recover(directory: String, segmentSize: UInt32, logger: Logger) throws(StorageError) -> Recovery {
+        let ids = PosixFile.list(directory).filter { $0.hasSuffix(".seg") }.compactMap {
+            UInt32($0.dropLast(4))
+        }.sorted()
+        if ids.isEmpty {
+            return Recovery(store: try QueueStore(directory: directory, segmentSize: segmentSize, logger: logger), messages: [])
+        }
+        var segments: [UInt32: Segment] = [:]
+        var messages: [StoreLocation] = []
+        for id in ids {
+            let path = segmentPath(directory, id)
+            guard var bytes = try PosixFile.readAll(path) else { continue }
+            var acked = Set<UInt32>()
+            if var acks = try PosixFile.readAll(path.replacingSuffix(".seg", with: ".ack")) {
+                while let offset = acks.readInteger(as: UInt32.self) { acked.insert(offset) }
+            }
+            var live = 0
+            var validEnd = 0
+            var skipped = 0
+            bytes.withUnsafeReadableBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    switch MessageRecord.scan(raw, at: offset) {
+                    case .valid(let length):
+                        if !acked.contains(UInt32(offset)) {
+                            messages.append(StoreLocation(segment: id, offset: UInt32(offset), length: UInt32(length)))
+                            live += 1
+                        }
+                        offset += length
+                        validEnd = offset
+                    case .incomplete, .corrupt:
+                        // Find the next valid record; none means a torn tail.
+                        var next = offset + 1
+                        var found = false
+                        while next + MessageRecord.headerSize <= raw.count {
+                            if case .valid = MessageRecord.scan(raw, at: next) {
+                                found = true
+                                break
+                            }
+                            next += 1
+                        }
+                        if found {
+                            skipped += next - offset
+                            offset = next
+                        } else {
+                            offset = raw.count
+                        }
+                    }
+                }
+            }
+            let size = bytes.readableBytes
+            bytes.clear()
+            if skipped > 0 {
+                logger.warning(
+                    "skipped \(skipped) damaged bytes in \(path); every valid message around them was kept")
+            }
+            if validEnd < size {
+                logger.warning("discarded a torn tail of \(size - validEnd) bytes at the end of \(path)")
+                try PosixFile.truncate(path, to: validEnd)
+            }
+            let fd = try PosixFile.open(path, flags: O_RDWR | O_APPEND)
+            segments[id] = Segment(id: id, fd: fd, path: path, size: UInt32(validEnd), live: live)
+        }
+        let last = segments[ids.last!]!
+        let store = QueueStore(
+            directory: directory, segmentSize: segmentSize, logger: logger, segments: segments, current: last)
+        // Segments with nothing left are removed now.
+        for segment in segments.values where segment.live == 0 && segment !== last {
+            store.deleteSegment(segment)
+        }
+        store.closeRetiredFiles()
+        return Recovery(store: store, messages: messages)
+    }
+}
+
+extension String {
+    func replacingSuffix(_ suffix: String, with replacement: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) + replacement : self
+    }
+}
