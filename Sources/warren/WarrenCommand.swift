@@ -19,6 +19,9 @@ struct WarrenCommand: AsyncParsableCommand {
     @Option(help: "Directory for the broker's data (created if missing).")
     var dataDir: String = "./warren-data"
 
+    @Option(help: "Block publishers when the data directory's disk has fewer free bytes than this.")
+    var diskFreeLimit: UInt64 = 50_000_000
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -52,6 +55,7 @@ struct WarrenCommand: AsyncParsableCommand {
         let server = AMQPServer(group: group, runtime: runtime)
         do {
             let address = try await server.start(host: bind, port: port)
+            server.monitorDisk(path: lock.path, limit: diskFreeLimit, logger: logger)
             logger.info(
                 "Warren \(WarrenVersion.string) listening on \(address.map { "\($0)" } ?? "\(bind):\(port)")",
                 metadata: ["data-dir": "\(lock.path)"])

@@ -43,7 +43,14 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private var socketClosed = false
     private var fromLoopback = false
 
-    init(runtime: BrokerRuntime) {
+    // Resource alarm: a connection that publishes while it is raised stops being read.
+    private var alarmRaised: Bool
+    private var hasPublished = false
+    private var blockedByAlarm = false
+    private var clientCapabilities = ClientCapabilities()
+
+    init(runtime: BrokerRuntime, alarmRaised: Bool = false) {
+        self.alarmRaised = alarmRaised
         self.runtime = runtime
         self.logger = runtime.logger
         self.machine = ConnectionStateMachine(limits: runtime.limits)
@@ -142,12 +149,13 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         submitPending()
+        if alarmRaised && hasPublished && !blockedByAlarm { block(context: context) }
         if wroteSinceTick { context.flush() }
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
-        if inFlightBatches >= Self.maxInFlightBatches {
+        if inFlightBatches >= Self.maxInFlightBatches || blockedByAlarm {
             readHeldBack = true
         } else {
             context.read()
@@ -257,6 +265,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
                 pending.append(.method(channel: number, method))
             case .basicPublish(let publish):
                 channels[number]!.publishStarted(publish)
+                hasPublished = true
             default:
                 pending.append(.method(channel: number, method))
             }
@@ -290,6 +299,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             decoder.maxFrameSize = Self.frameSizeLimit(n.frameMax)
             if n.heartbeat > 0 { startHeartbeats(seconds: n.heartbeat, context: context) }
         case .openVhost(let name, let user, let capabilities):
+            clientCapabilities = capabilities
             guard let handle = runtime.vhost(named: name) else {
                 perform(machine.vhostNotFound(name), context: context)
                 return
@@ -327,6 +337,34 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Stops reading a publishing connection while the alarm is raised, telling clients that
+    /// understand connection.blocked why.
+    private func block(context: ChannelHandlerContext) {
+        blockedByAlarm = true
+        if clientCapabilities.connectionBlocked {
+            write(.connectionBlocked(ConnectionBlocked(reason: "low on disk")), channel: 0, context: context)
+            context.flush()
+        }
+        logger.info("connection blocked: disk alarm")
+    }
+
+    private func unblock(context: ChannelHandlerContext) {
+        guard blockedByAlarm else { return }
+        blockedByAlarm = false
+        if clientCapabilities.connectionBlocked {
+            write(.connectionUnblocked(ConnectionUnblocked()), channel: 0, context: context)
+            context.flush()
+        }
+        resumeReading()
+    }
+
+    /// Reads again if reading was held back and nothing holds it any more.
+    private func resumeReading() {
+        guard readHeldBack, !blockedByAlarm, inFlightBatches < Self.maxInFlightBatches, let context else { return }
+        readHeldBack = false
+        context.read()
+    }
+
     private func closeSocket() {
         guard !socketClosed, let context else { return }
         socketClosed = true
@@ -345,10 +383,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     /// Output from the session, on this connection's loop: encoded into one buffer, one flush.
     func receive(_ output: [SessionOutput], completedBatches: Int) {
         inFlightBatches -= completedBatches
-        if readHeldBack && inFlightBatches < Self.maxInFlightBatches, let context {
-            readHeldBack = false
-            context.read()
-        }
+        resumeReading()
         guard let context, !socketClosed, !output.isEmpty, !machine.isClosing else { return }
         var out = context.channel.allocator.buffer(capacity: 4096)
         for item in output {
@@ -456,6 +491,15 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let alarm = event as? ResourceAlarmEvent {
+            alarmRaised = alarm.blocked
+            if alarm.blocked {
+                if hasPublished && machine.isOpen && !blockedByAlarm { block(context: context) }
+            } else {
+                unblock(context: context)
+            }
+            return
+        }
         if event is BrokerShutdownEvent {
             if machine.isOpen {
                 perform(
