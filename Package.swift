@@ -22,11 +22,14 @@ let package = Package(
             name: "AMQPProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Small C helpers for the hot paths Swift cannot reach (hardware CRC-32C).
+        .target(name: "CWarrenSupport"),
         // Broker core: vhosts, exchanges, routing, queues, consumers. Testable without a network.
         .target(
             name: "WarrenCore",
             dependencies: [
                 "AMQPProtocol",
+                "CWarrenSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),

@@ -141,7 +141,7 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Drops expired messages from the head, as RabbitMQ expires them.
     func dropExpired(now: UInt64) {
-        while let first = ready.first, first.expiresAt != 0, first.expiresAt <= now {
+        while let first = ready.first, first.isExpired(now: now) {
             discard(removeHead())
         }
     }

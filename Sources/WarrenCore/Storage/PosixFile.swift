@@ -85,6 +85,34 @@ enum PosixFile {
         return try read(fd, at: 0, length: size, path: path)
     }
 
+    /// A read-only mapping of a whole file (nil if it does not exist), for scanning without
+    /// copying it into memory.
+    struct Mapping {
+        let bytes: UnsafeRawBufferPointer
+
+        func unmap() {
+            if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        }
+    }
+
+    static func map(_ path: String) throws(StorageError) -> Mapping? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StorageError("cannot open", path)
+        }
+        defer { Glibc.close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError("cannot stat", path) }
+        let size = Int(st.st_size)
+        if size == 0 { return Mapping(bytes: UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw StorageError("cannot map", path)
+        }
+        madvise(base, size, MADV_SEQUENTIAL)
+        return Mapping(bytes: UnsafeRawBufferPointer(start: base, count: size))
+    }
+
     static func truncate(_ path: String, to length: Int) throws(StorageError) {
         guard Glibc.truncate(path, off_t(length)) == 0 else { throw StorageError("cannot truncate", path) }
     }

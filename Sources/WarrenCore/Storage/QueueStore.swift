@@ -200,7 +200,8 @@ public final class QueueStore {
         var messages: [StoreLocation] = []
         for id in ids {
             let path = segmentPath(directory, id)
-            guard var bytes = try PosixFile.readAll(path) else { continue }
+            guard let mapping = try PosixFile.map(path) else { continue }
+            defer { mapping.unmap() }
             var acked = Set<UInt32>()
             if var acks = try PosixFile.readAll(path.replacingSuffix(".seg", with: ".ack")) {
                 while let offset = acks.readInteger(as: UInt32.self) { acked.insert(offset) }
@@ -208,7 +209,8 @@ public final class QueueStore {
             var live = 0
             var validEnd = 0
             var skipped = 0
-            bytes.withUnsafeReadableBytes { raw in
+            do {
+                let raw = mapping.bytes
                 var offset = 0
                 while offset < raw.count {
                     switch MessageRecord.scan(raw, at: offset) {
@@ -239,8 +241,7 @@ public final class QueueStore {
                     }
                 }
             }
-            let size = bytes.readableBytes
-            bytes.clear()
+            let size = mapping.bytes.count
             if skipped > 0 {
                 logger.warning(
                     "skipped \(skipped) damaged bytes in \(path); every valid message around them was kept")

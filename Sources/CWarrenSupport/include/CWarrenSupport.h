@@ -1,0 +1,11 @@
+#ifndef CWARREN_SUPPORT_H
+#define CWARREN_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (start with 0). Uses the CPU's
+/// crc32 instruction where there is one.
+uint32_t warren_crc32c(uint32_t crc, const void *bytes, size_t length);
+
+#endif
