@@ -70,6 +70,7 @@ let package = Package(
                 "WarrenServer", "WarrenCore", "AMQPProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]

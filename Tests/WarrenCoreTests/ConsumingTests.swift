@@ -69,6 +69,15 @@ import Testing
         #expect(c.publish("f", routingKey: "q") == ["2:deliver c2 #3 f"])
     }
 
+    @Test func roundRobinContinuesWithTheNextConsumerWhenOneCancels() {
+        let c = client()
+        c.declareQueue("q")
+        for tag in ["c1", "c2", "c3"] { _ = c.consume("q", tag: tag) }
+        #expect(c.publish("a", routingKey: "q") == ["1:deliver c1 #1 a"])
+        c.call(.basicCancel(BasicCancel(consumerTag: "c1")))
+        #expect(c.publish("b", "c", "d", routingKey: "q") == ["1:deliver c2 #2 b", "1:deliver c3 #3 c", "1:deliver c2 #4 d"])
+    }
+
     @Test func roundRobinAcrossSessions() {
         let c1 = client(1)
         c1.declareQueue("q")

@@ -248,4 +248,19 @@ import Testing
         #expect(client.publish("miss", exchange: "src", routingKey: "j", mandatory: true) == ["1:return 312 miss"])
         #expect(client.get("q") == ["1:get-ok #1 hit left=0"])
     }
+
+    @Test func bindingArgumentsAreComparedRegardlessOfKeyOrderAsInRabbitMQ() throws {
+        // rabbit_binding sorts binding arguments (rabbit_misc:sort_field_table) before storing
+        // or removing a binding, so {a, b} and {b, a} name the same binding.
+        let vhost = makeVHost()
+        try vhost.makeExchange("h", .headers)
+        try vhost.makeQueue("q")
+        try vhost.bindQueue("q", to: "h", arguments: ["x-match": .string("any"), "a": .int32(1), "b": .int32(2)])
+        try vhost.unbind(
+            queue: "q", exchange: "h", routingKey: "",
+            arguments: ["b": .int32(2), "a": .int32(1), "x-match": .string("any")], sessionID: 0)
+        let routed = try routedQueues(vhost, exchange: "h", headers: ["a": .int32(1)])
+        #expect(routed == [])
+        #expect(vhost.exchanges["h"]!.bindings.isEmpty)
+    }
 }

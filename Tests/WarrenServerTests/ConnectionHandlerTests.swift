@@ -186,6 +186,65 @@ import Testing
         #expect(bodies.map { String(buffer: $0) }.joined() == body)
     }
 
+    @Test func contentOfTwoChannelsMayInterleave() throws {
+        let h = try ConnectionHarness()
+        try h.handshake()
+        try h.openChannel(1)
+        try h.openChannel(2)
+        try h.send(.queueDeclare(QueueDeclare(queue: "q")), channel: 1)
+        _ = try h.readFrames()
+        try h.write([
+            .method(channel: 1, .basicPublish(BasicPublish(routingKey: "q"))),
+            .method(channel: 2, .basicPublish(BasicPublish(routingKey: "q"))),
+            .header(channel: 2, ContentHeader(bodySize: 3)),
+            .header(channel: 1, ContentHeader(bodySize: 3)),
+            .body(channel: 1, ByteBuffer(string: "one")),
+            .heartbeat,
+            .body(channel: 2, ByteBuffer(string: "two")),
+        ])
+        #expect(try h.readFrames().isEmpty)
+        try h.send(.basicGet(BasicGet(queue: "q", noAck: true)), channel: 1)
+        try h.send(.basicGet(BasicGet(queue: "q", noAck: true)), channel: 1)
+        let bodies = try h.readFrames().compactMap { f -> String? in
+            if case .body(_, let b) = f { return String(buffer: b) }
+            return nil
+        }
+        #expect(bodies == ["one", "two"])
+    }
+
+    @Test func heartbeatBetweenContentFramesIsAllowed() throws {
+        let h = try ConnectionHarness()
+        try h.handshake()
+        try h.openChannel()
+        try h.send(.queueDeclare(QueueDeclare(queue: "q")), channel: 1)
+        _ = try h.readFrames()
+        try h.write([
+            .method(channel: 1, .basicPublish(BasicPublish(routingKey: "q"))),
+            .heartbeat,
+            .header(channel: 1, ContentHeader(bodySize: 2)),
+            .heartbeat,
+            .body(channel: 1, ByteBuffer(string: "ok")),
+        ])
+        #expect(try h.readFrames().isEmpty)
+        #expect(h.vhost.queues["q"]?.messageCount == 1)
+    }
+
+    @Test func emptyBodyPublishNeedsNoBodyFrame() throws {
+        let h = try ConnectionHarness()
+        try h.handshake()
+        try h.openChannel()
+        try h.send(.queueDeclare(QueueDeclare(queue: "q")), channel: 1)
+        _ = try h.readFrames()
+        try h.write([
+            .method(channel: 1, .basicPublish(BasicPublish(routingKey: "q"))),
+            .header(channel: 1, ContentHeader(bodySize: 0)),
+        ])
+        try h.send(.basicGet(BasicGet(queue: "q", noAck: true)), channel: 1)
+        let frames = try h.readFrames()
+        #expect(frames.map(\.methodName) == ["basic.get-ok", nil])
+        if case .header(1, let header)? = frames.last { #expect(header.bodySize == 0) }
+    }
+
     @Test func frameSplitAcrossReadsIsReassembled() throws {
         let h = try ConnectionHarness()
         try h.handshake()
@@ -417,10 +476,12 @@ import Testing
     }
 
     @Test func channelFrameBeforeConnectionOpenIsUnexpectedFrameAsInRabbitMQ() throws {
-        // rabbit_reader: a frame on a channel other than 0 before the connection is running is
-        // unexpected_frame (505).
+        // rabbit_reader: a frame on a channel other than 0 after tune-ok but before
+        // connection.open is unexpected_frame (505), answered with connection.close.
         let h = try ConnectionHarness()
         try h.writeProtocolHeader()
+        try h.send(.connectionStartOk(ConnectionStartOk(mechanism: "PLAIN", response: Array("\u{0}guest\u{0}guest".utf8))))
+        try h.send(.connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 0)))
         _ = try h.readFrames()
         try h.send(.channelOpen(ChannelOpen()), channel: 1)
         let frames = try h.readFrames()
@@ -428,8 +489,6 @@ import Testing
             Issue.record("expected connection.close, got \(frames)")
             return
         }
-        withKnownIssue("BUG: AMQPConnectionHandler answers a channel frame before connection.open with 504, RabbitMQ with 505") {
-            #expect(close.replyCode == 505)
-        }
+        #expect(close.replyCode == 505)
     }
 }

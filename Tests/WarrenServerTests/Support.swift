@@ -24,7 +24,8 @@ final class ConnectionHarness {
         channel = EmbeddedChannel()
         var logger = Logger(label: "warren.test")
         logger.logLevel = .critical
-        runtime = BrokerRuntime(group: channel.embeddedEventLoop, users: users, frameMax: frameMax, logger: logger)
+        runtime = try BrokerRuntime(
+            group: channel.embeddedEventLoop, dataDirectory: nil, users: users, frameMax: frameMax, logger: logger)
         runtime.vhost(named: "/")!.vhost.logger.logLevel = .critical
         try channel.pipeline.syncOperations.addHandler(AMQPConnectionHandler(runtime: runtime))
         if let remote {

@@ -25,6 +25,7 @@ public final class VirtualHost: @unchecked Sendable {
     private var sessionsToFlush: [Session] = []
     private var spareFlushList: [Session] = []
     private var routeScratch: [Destination] = []
+    private var routeEpoch: UInt64 = 0
     /// Queues with TTLs or an expiry, visited by `tick`.
     private var timedQueues: [ObjectIdentifier: MessageQueue] = [:]
 
@@ -376,12 +377,17 @@ public final class VirtualHost: @unchecked Sendable {
     public func route(_ message: Message, via exchange: Exchange, into queues: inout [MessageQueue]) {
         routeScratch.removeAll(keepingCapacity: true)
         exchange.route(routingKey: message.routingKey, message: message, into: &routeScratch)
+        // Each queue is marked with the route it was last added to: dedup in O(1) per queue.
+        routeEpoch &+= 1
         var visited: [ObjectIdentifier] = []
         var i = 0
         while i < routeScratch.count {
             switch routeScratch[i] {
             case .queue(let q):
-                if !queues.contains(where: { $0 === q }) { queues.append(q) }
+                if q.routeMark != routeEpoch {
+                    q.routeMark = routeEpoch
+                    queues.append(q)
+                }
             case .exchange(let e):
                 let id = ObjectIdentifier(e)
                 if e !== exchange && !visited.contains(id) {

@@ -42,9 +42,11 @@ public struct Binding: Hashable, @unchecked Sendable {
     public var routingKey: String
     public var arguments: FieldTable
 
+    /// Arguments are kept sorted by key: RabbitMQ compares bindings regardless of the order
+    /// their arguments were given in.
     public init(destination: Destination, routingKey: String, arguments: FieldTable = [:]) {
         self.destination = destination
         self.routingKey = routingKey
-        self.arguments = arguments
+        self.arguments = arguments.count > 1 ? FieldTable(arguments.entries.sorted { $0.key < $1.key }) : arguments
     }
 }

@@ -18,9 +18,17 @@ final class TopicExchange: Exchange, @unchecked Sendable {
         key.isEmpty ? [] : key.split(separator: ".", omittingEmptySubsequences: false)
     }
 
+    /// A binding pattern's words, with runs of `#` collapsed into one (`#.#` matches exactly
+    /// what `#` matches, and each extra `#` would multiply the matching work).
+    static func patternWords(_ key: String) -> [Substring] {
+        var result: [Substring] = []
+        for word in words(key) where !(word == "#" && result.last == "#") { result.append(word) }
+        return result
+    }
+
     override func didBind(_ binding: Binding) {
         var node = root
-        for word in Self.words(binding.routingKey) {
+        for word in Self.patternWords(binding.routingKey) {
             switch word {
             case "*":
                 if node.star == nil { node.star = Node() }
@@ -42,7 +50,7 @@ final class TopicExchange: Exchange, @unchecked Sendable {
     }
 
     override func didUnbind(_ binding: Binding) {
-        remove(binding.destination, words: Self.words(binding.routingKey)[...], from: root)
+        remove(binding.destination, words: Self.patternWords(binding.routingKey)[...], from: root)
     }
 
     /// Removes one occurrence of `destination` at the end of `words`, pruning emptied nodes.

@@ -26,6 +26,8 @@ public final class MessageQueue: @unchecked Sendable {
     private var nextConsumer = 0
     /// True while the queue waits in its vhost's list of queues to drain at the end of a batch.
     var isScheduled = false
+    /// The last route that reached this queue (see `VirtualHost.route`).
+    var routeMark: UInt64 = 0
     weak var vhost: VirtualHost?
 
     /// Persistent storage, for durable queues on a broker with a data directory.

@@ -65,6 +65,7 @@ public final class Session: @unchecked Sendable {
     private func handleMethod(_ method: AMQPMethod, on number: UInt16) {
         switch method {
         case .channelOpen:
+            channels[number]?.teardown()
             channels[number] = ChannelSession(number: number, session: self)
             emit(.method(channel: number, .channelOpenOk(ChannelOpenOk())))
             return

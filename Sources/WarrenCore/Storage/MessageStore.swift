@@ -9,11 +9,12 @@ import NIOCore
 /// group commit.
 ///
 /// During a batch, records are only buffered. At the end of the batch they are written (one
-/// `write` per file) and, if nothing is being synced, a sync starts on the sync thread for
-/// everything written so far. Writes made while a sync runs wait for the next one, so however
-/// many messages arrive, there is at most one `fdatasync` per file in flight. Every write is
-/// tagged with the batch number it belongs to; confirms and commit-oks wait until
-/// `syncedThrough` reaches it. Owned by the vhost's event loop.
+/// `write` per file) and, unless `maxSyncsInFlight` syncs are already running, a sync starts
+/// on the sync threads for everything written since the previous one. Writes made while the
+/// syncs run wait for the next, so however many messages arrive, a sync covers many of them.
+/// Every write is tagged with the batch number it belongs to; confirms and commit-oks wait
+/// until `syncedThrough` reaches it, which advances only over syncs completed in order.
+/// Owned by the vhost's event loop.
 public final class MessageStore: @unchecked Sendable {
     /// Runs `fdatasync` on the fds and `fsync` on the directories off the event loop, then
     /// calls the completion back on the vhost's loop.
@@ -35,7 +36,11 @@ public final class MessageStore: @unchecked Sendable {
     /// The batch new writes belong to; a sync covers every batch up to the one it started in.
     public private(set) var currentBatch: UInt64 = 1
     public private(set) var syncedThrough: UInt64 = 0
-    private var syncInFlight = false
+    /// Syncs started and not yet completed, by the batch they cover up to.
+    private var syncsInFlight: Set<UInt64> = []
+    /// Completed syncs waiting for an earlier one to complete.
+    private var completedOutOfOrder: Set<UInt64> = []
+    public var maxSyncsInFlight = 2
     private var writesSinceSync = false
     private var directoriesToSync: Set<String> = []
     private var retiredFDs: [Int32] = []
@@ -55,7 +60,10 @@ public final class MessageStore: @unchecked Sendable {
         let logPath = directory + "/metadata.log"
         let records = try MetadataLog.read(path: logPath, logger: logger)
         recoveredTopology = TopologyReplay.compact(records)
-        if records.count != recoveredTopology.count {
+        // Rewrite when compaction shrinks the log, and when its last line is torn (the next
+        // append would otherwise join it).
+        let torn = try MetadataLog.endsTorn(path: logPath)
+        if records.count != recoveredTopology.count || torn {
             try MetadataLog.writeSnapshot(recoveredTopology, path: logPath)
         }
         metadata = try MetadataLog(path: logPath)
@@ -143,7 +151,7 @@ public final class MessageStore: @unchecked Sendable {
     }
 
     /// Whether a write made now has been synced.
-    public var hasUnsyncedWrites: Bool { writesSinceSync || syncInFlight }
+    public var hasUnsyncedWrites: Bool { writesSinceSync || !syncsInFlight.isEmpty }
 
     // MARK: Group commit
 
@@ -166,14 +174,14 @@ public final class MessageStore: @unchecked Sendable {
             lastWriteError = error
             return
         }
-        if writesSinceSync && !syncInFlight { startSync() }
+        if writesSinceSync && syncsInFlight.count < maxSyncsInFlight { startSync() }
     }
 
     private func startSync() {
         let target = currentBatch
         currentBatch += 1
         writesSinceSync = false
-        syncInFlight = true
+        syncsInFlight.insert(target)
         var fds = [metadata.fd]
         for store in queueStores.values {
             let (storeFDs, newEntries) = store.takeUnsynced()
@@ -182,15 +190,19 @@ public final class MessageStore: @unchecked Sendable {
         }
         let directories = Array(directoriesToSync)
         directoriesToSync.removeAll()
-        let retired = retiredFDs
-        retiredFDs.removeAll()
         syncer(fds, directories) { [self] in
-            // Files retired before this sync started are closed only now, so no fd number is
-            // reused while the sync thread holds it.
-            for fd in retired { close(fd) }
-            syncInFlight = false
-            syncedThrough = target
-            onSynced?(target)
+            syncsInFlight.remove(target)
+            if syncsInFlight.isEmpty {
+                // Retired files are closed only when no sync holds their fds, so no fd number
+                // is reused under a sync thread.
+                for fd in retiredFDs { close(fd) }
+                retiredFDs.removeAll()
+            }
+            completedOutOfOrder.insert(target)
+            // Durable through a batch only once every earlier sync has completed too.
+            let before = syncedThrough
+            while completedOutOfOrder.remove(syncedThrough + 1) != nil { syncedThrough += 1 }
+            if syncedThrough > before { onSynced?(syncedThrough) }
             if writesSinceSync { endOfBatch() }
         }
     }

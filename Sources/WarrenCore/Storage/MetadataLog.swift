@@ -40,6 +40,12 @@ final class MetadataLog {
         pending.clear()
     }
 
+    /// True when the log's last line has no newline (a write cut short).
+    static func endsTorn(path: String) throws(StorageError) -> Bool {
+        guard let buffer = try PosixFile.readAll(path), buffer.readableBytes > 0 else { return false }
+        return buffer.getInteger(at: buffer.writerIndex - 1, as: UInt8.self) != UInt8(ascii: "\n")
+    }
+
     /// Every record in the log; a torn last line is ignored.
     static func read(path: String, logger: Logger) throws(StorageError) -> [TopologyRecord] {
         guard let buffer = try PosixFile.readAll(path) else { return [] }

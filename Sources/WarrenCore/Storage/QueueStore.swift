@@ -83,10 +83,13 @@ public final class QueueStore {
     func append(_ message: Message) throws(StorageError) -> StoreLocation {
         if current.size > 0 && current.size + UInt32(64 + message.bodySize) > segmentSize {
             try flush()
+            let previous = current
             let next = try Self.openSegment(directory: directory, id: current.id + 1)
             segments[next.id] = next
             current = next
             newDirectoryEntries = true
+            // A segment drained while it was being written goes as soon as it is complete.
+            if previous.live == 0 { deleteSegment(previous) }
         }
         let length = MessageRecord.write(message, into: &pendingWrite)
         let location = StoreLocation(segment: current.id, offset: current.size, length: length)
@@ -203,7 +206,10 @@ public final class QueueStore {
             guard let mapping = try PosixFile.map(path) else { continue }
             defer { mapping.unmap() }
             var acked = Set<UInt32>()
-            if var acks = try PosixFile.readAll(path.replacingSuffix(".seg", with: ".ack")) {
+            let ackPath = path.replacingSuffix(".seg", with: ".ack")
+            var ackFileLength = 0
+            if var acks = try PosixFile.readAll(ackPath) {
+                ackFileLength = acks.readableBytes
                 while let offset = acks.readInteger(as: UInt32.self) { acked.insert(offset) }
             }
             var live = 0
@@ -249,6 +255,17 @@ public final class QueueStore {
             if validEnd < size {
                 logger.warning("discarded a torn tail of \(size - validEnd) bytes at the end of \(path)")
                 try PosixFile.truncate(path, to: validEnd)
+            }
+            // The ack file must name only records that exist, in whole 4-byte entries: a torn
+            // entry or the ack of a cut record would misread or hide what is written next.
+            let stale = acked.filter { Int($0) >= validEnd }
+            if !stale.isEmpty || ackFileLength % 4 != 0 {
+                var rewritten = ByteBuffer()
+                for offset in acked.subtracting(stale).sorted() { rewritten.writeInteger(offset) }
+                let fd = try PosixFile.open(ackPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
+                defer { close(fd) }
+                try PosixFile.write(fd, rewritten, path: ackPath)
+                PosixFile.syncData(fd)
             }
             let fd = try PosixFile.open(path, flags: O_RDWR | O_APPEND)
             segments[id] = Segment(id: id, fd: fd, path: path, size: UInt32(validEnd), live: live)

@@ -175,7 +175,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         case .method(let number, let method):
             guard machine.isOpen else {
                 if !machine.isClosing {
-                    connectionError(ReplyCode.channelError, "expected 'channel.open'", method)
+                    connectionError(ReplyCode.unexpectedFrame, "expected method on channel 0, got a channel frame", method)
                 }
                 return
             }

@@ -147,8 +147,12 @@ struct ConnectionStateMachine {
             return .send(.connectionUpdateSecretOk(ConnectionUpdateSecretOk()))
         case (.open, .connectionBlocked), (.open, .connectionUnblocked):
             return .none
-        case (.open, _) where method.classID != 10:
-            return fail(ReplyCode.channelError, "method \(method.name) is not allowed on channel 0", method)
+        case (.open, _):
+            return fail(ReplyCode.channelError, "unexpected method in connection state running", method)
+        case (.awaitingStartOk, _), (.awaitingTuneOk, _):
+            // Before the connection is tuned RabbitMQ just drops the socket.
+            state = .closed
+            return .closeSocket
         default:
             return fail(ReplyCode.commandInvalid, "unexpected method \(method.name) in this state", method)
         }

@@ -22,7 +22,7 @@ public final class BrokerRuntime: Sendable {
     let logger: Logger
     private let vhosts: NIOLockedValueBox<[String: VhostHandle]>
     private let connectionIDs = NIOLockedValueBox<UInt64>(0)
-    /// The thread that runs fdatasync for group commits, off the event loops.
+    /// The threads that run fdatasync for group commits, off the event loops.
     private let syncThread: NIOThreadPool
 
     /// Opens the vhost's storage under `dataDirectory` (nil: nothing is stored) and recovers
@@ -34,7 +34,7 @@ public final class BrokerRuntime: Sendable {
         self.users = users
         self.limits = .init(channelMax: channelMax, frameMax: frameMax, heartbeat: heartbeat)
         self.logger = logger
-        self.syncThread = NIOThreadPool(numberOfThreads: 1)
+        self.syncThread = NIOThreadPool(numberOfThreads: 2)
         syncThread.start()
         let vhost = VirtualHost(name: "/")
         vhost.logger = logger
