@@ -9,12 +9,15 @@ let package = Package(
         .library(name: "AMQPProtocol", targets: ["AMQPProtocol"]),
         .library(name: "WarrenCore", targets: ["WarrenCore"]),
         .library(name: "WarrenServer", targets: ["WarrenServer"]),
+        .library(name: "WarrenControl", targets: ["WarrenControl"]),
+        .executable(name: "warrenctl", targets: ["warrenctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // Pure AMQP 0-9-1 codec: ByteBuffer in, values out. No sockets, no event loops.
@@ -34,6 +37,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // Thin NIO server layer: sockets, framing, connection state machines.
@@ -53,6 +57,33 @@ let package = Package(
                 "WarrenServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The control socket: warrenctl's wire protocol, its client, the broker-side server, and
+        // the user/vhost/permission commands over a UserDatabase.
+        .target(
+            name: "WarrenControl",
+            dependencies: [
+                "AMQPProtocol",
+                "WarrenCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "warrenctl",
+            dependencies: [
+                "WarrenControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "WarrenAdminTests",
+            dependencies: [
+                "WarrenCore", "WarrenServer", "WarrenControl", "AMQPProtocol", "warrenctl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
