@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "WarrenServer", targets: ["WarrenServer"]),
         .library(name: "WarrenControl", targets: ["WarrenControl"]),
         .executable(name: "warrenctl", targets: ["warrenctl"]),
+        .executable(name: "warrenperf", targets: ["warrenperf"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -46,6 +47,7 @@ let package = Package(
             dependencies: [
                 "AMQPProtocol",
                 "WarrenCore",
+                "WarrenControl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,6 +77,17 @@ let package = Package(
             name: "warrenctl",
             dependencies: [
                 "WarrenControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The load tool: an AMQP 0-9-1 client on SwiftNIO and AMQPProtocol, for any broker.
+        .executableTarget(
+            name: "warrenperf",
+            dependencies: [
+                "AMQPProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

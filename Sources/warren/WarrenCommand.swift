@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import WarrenControl
+import WarrenCore
 import WarrenServer
 
 @main
@@ -10,28 +12,46 @@ struct WarrenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warren", abstract: "An AMQP 0-9-1 message broker.", version: WarrenVersion.string)
 
-    @Option(help: "Address to listen on.")
-    var bind: String = "127.0.0.1"
+    @Option(help: "A configuration file in rabbitmq.conf's format; flags override it.")
+    var config: String?
 
-    @Option(help: "TCP port to listen on.")
-    var port: Int = 5672
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var bind: String?
+
+    @Option(help: "TCP port to listen on (default 5672).")
+    var port: Int?
 
     @Option(help: "Directory for the broker's data (created if missing).")
     var dataDir: String = "./warren-data"
 
-    @Option(help: "Block publishers when the data directory's disk has fewer free bytes than this.")
-    var diskFreeLimit: UInt64 = 50_000_000
+    @Option(help: "Block publishers when the data directory's disk has fewer free bytes than this (default 50000000).")
+    var diskFreeLimit: UInt64?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
+    var logLevel: String?
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("unknown log level '\(logLevel)'")
+        var settings = BrokerConfiguration()
+        if let config {
+            do {
+                settings = try BrokerConfiguration.load(path: config)
+            } catch {
+                FileHandle.standardError.write(Data("warren: \(error)\n".utf8))
+                Foundation.exit(1)
+            }
+        }
+        let level: Logger.Level?
+        if let logLevel {
+            guard let parsed = Logger.Level(rawValue: logLevel) else {
+                throw ValidationError("unknown log level '\(logLevel)'")
+            }
+            level = parsed
+        } else {
+            level = settings.consoleLogLevel.loggerLevel
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = level ?? .critical
             return handler
         }
         let logger = Logger(label: "warren")
@@ -47,25 +67,55 @@ struct WarrenCommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let runtime: BrokerRuntime
         do {
-            runtime = try BrokerRuntime(group: group, dataDirectory: lock.path, logger: logger)
+            let users = try UserDirectory(
+                dataDirectory: lock.path, seed: settings.seededUserDatabase, loopbackUsers: settings.loopbackUsers)
+            runtime = try BrokerRuntime(
+                group: group, dataDirectory: lock.path, users: users, channelMax: UInt16(settings.channelMax),
+                frameMax: UInt32(settings.frameMax), heartbeat: UInt16(settings.heartbeat), logger: logger)
         } catch {
             logger.critical("cannot open the data in \(lock.path): \(error)")
             Foundation.exit(1)
         }
+        let control = BrokerControlHandler(runtime: runtime)
+        if let file = settings.definitionsFile {
+            do {
+                try await control.apply(try Definitions(json: Data(contentsOf: URL(fileURLWithPath: file))))
+                logger.info("loaded definitions from \(file)")
+            } catch {
+                logger.critical("cannot load definitions from \(file): \(error)")
+                Foundation.exit(1)
+            }
+        }
+
         let server = AMQPServer(group: group, runtime: runtime)
+        let listener = settings.listeners.first ?? ListenerAddress(port: 5672)
+        let host = bind ?? listener.host ?? "0.0.0.0"
+        let listenPort = port ?? listener.port
         do {
-            let address = try await server.start(host: bind, port: port)
-            server.monitorDisk(path: lock.path, limit: diskFreeLimit, logger: logger)
+            let address = try await server.start(host: bind ?? (config == nil ? "127.0.0.1" : host), port: listenPort)
+            server.monitorDisk(
+                path: lock.path, limit: diskFreeLimit ?? UInt64(max(settings.diskFreeLimit, 0)), logger: logger)
             logger.info(
-                "Warren \(WarrenVersion.string) listening on \(address.map { "\($0)" } ?? "\(bind):\(port)")",
+                "Warren \(WarrenVersion.string) listening on \(address.map { "\($0)" } ?? "\(host):\(listenPort)")",
                 metadata: ["data-dir": "\(lock.path)"])
         } catch {
-            logger.critical("cannot listen on \(bind):\(port): \(error)")
+            logger.critical("cannot listen on \(bind ?? host):\(listenPort): \(error)")
             Foundation.exit(1)
         }
 
+        let controlServer = ControlServer(socketPath: lock.path + "/warren.sock", handler: control, logger: logger)
+        do {
+            try await controlServer.start()
+        } catch {
+            logger.critical("cannot open the control socket: \(error)")
+            Foundation.exit(1)
+        }
+        let controlTask = Task { await controlServer.run() }
+
         let signal = await ShutdownSignal.wait()
         logger.info("received \(signal), closing connections")
+        await controlServer.shutdown()
+        controlTask.cancel()
         await server.shutdown()
         await runtime.shutdown()
         try? await group.shutdownGracefully()

@@ -85,7 +85,7 @@ import Testing
 
     @Test func guestFromARemoteAddressIsRefused() throws {
         let h = try ConnectionHarness(
-            users: UserStore(), remote: try SocketAddress(ipAddress: "10.1.2.3", port: 40000))
+            loopbackGuest: true, remote: try SocketAddress(ipAddress: "10.1.2.3", port: 40000))
         try h.writeProtocolHeader()
         _ = try h.readFrames()
         try h.send(
@@ -102,7 +102,7 @@ import Testing
     }
 
     @Test func guestFromLoopbackIsAccepted() throws {
-        let h = try ConnectionHarness(users: UserStore())
+        let h = try ConnectionHarness(loopbackGuest: true)
         let frames = try h.handshake()
         #expect(frames.last == .method(channel: 0, .connectionOpenOk(ConnectionOpenOk())))
     }

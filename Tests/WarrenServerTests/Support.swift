@@ -18,12 +18,14 @@ final class ConnectionHarness {
     private var decoder = FrameDecoder(maxFrameSize: 0)
 
     init(
-        users: UserStore = UserStore(loopbackOnly: false), frameMax: UInt32 = 131072,
+        loopbackGuest: Bool = false, frameMax: UInt32 = 131072,
         remote: SocketAddress? = try? SocketAddress(ipAddress: "127.0.0.1", port: 40000)
     ) throws {
         channel = EmbeddedChannel()
         var logger = Logger(label: "warren.test")
         logger.logLevel = .critical
+        let users = try UserDirectory(
+            dataDirectory: nil, seed: .seeded(), loopbackUsers: loopbackGuest ? ["guest"] : [])
         runtime = try BrokerRuntime(
             group: channel.embeddedEventLoop, dataDirectory: nil, users: users, frameMax: frameMax, logger: logger)
         runtime.vhost(named: "/")!.vhost.logger.logLevel = .critical

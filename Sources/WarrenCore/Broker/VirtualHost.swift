@@ -14,6 +14,13 @@ public final class VirtualHost: @unchecked Sendable {
     /// Channels consuming from `amq.rabbitmq.reply-to`, by the key in their reply address.
     var directReplyChannels: [String: ChannelSession] = [:]
     public private(set) var sessions: [UInt64: Session] = [:]
+    /// Who may do what here; replaced on this loop whenever users or permissions change. Nil
+    /// allows everything (tests without users).
+    public var access: AccessControl? {
+        didSet { accessGeneration &+= 1 }
+    }
+    /// Changes with every new `access`, so channels can cache what they were allowed.
+    var accessGeneration: UInt64 = 0
     /// Persistent storage; nil for a broker without a data directory (tests).
     public private(set) var store: MessageStore?
     var channelsWaitingForSync: [ChannelSession] = []
@@ -73,7 +80,7 @@ public final class VirtualHost: @unchecked Sendable {
                 q.vhost = self
                 let recovery = try store.recoverQueueStore(named: name)
                 q.storage = (store, recovery.store)
-                q.restore(recovery.messages)
+                q.restore(recovery.messages, bodySizes: recovery.bodySizes)
                 restored += recovery.messages.count
                 queues[name] = q
                 queueNames.insert(name)
@@ -99,6 +106,15 @@ public final class VirtualHost: @unchecked Sendable {
         store.removeOrphanedQueueDirectories(keeping: queueNames)
         logger.info(
             "vhost '\(name)' recovered \(exchanges.count) exchanges, \(queueNames.count) durable queues, \(restored) messages")
+    }
+
+    /// The vhost is being deleted: every queue and its stored messages go, and the storage
+    /// directory with them.
+    public func removeEverything() {
+        for q in Array(queues.values) { deleteQueue(q) }
+        for e in exchanges.values { e.removeAllBindings() }
+        store?.destroy()
+        store = nil
     }
 
     private func record(_ change: @autoclosure () -> TopologyRecord) {
@@ -239,12 +255,12 @@ public final class VirtualHost: @unchecked Sendable {
 
     public func declareQueue(
         name requested: String, passive: Bool, durable: Bool, exclusive: Bool, autoDelete: Bool,
-        arguments: FieldTable, sessionID: UInt64
+        arguments: FieldTable, sessionID: UInt64, serverNamed: Bool = false
     ) throws(BrokerError) -> MessageQueue {
         if passive {
             return try queue(named: requested, for: sessionID)
         }
-        if requested.hasPrefix("amq.") {
+        if requested.hasPrefix("amq.") && !serverNamed {
             throw .accessRefused("queue name '\(requested)' contains reserved prefix 'amq.*'")
         }
         let name = requested.isEmpty ? NameGenerator.queueName() : requested

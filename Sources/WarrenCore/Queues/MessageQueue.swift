@@ -17,6 +17,8 @@ public final class MessageQueue: @unchecked Sendable {
 
     public private(set) var ready = Deque<QueuedMessage>()
     public private(set) var readyBytes = 0
+    /// Messages delivered and not yet acknowledged (list_queues).
+    public internal(set) var unacknowledged = 0
     public private(set) var consumers: [QueueConsumer] = []
     public private(set) var isDeleted = false
     /// Set once a consumer has subscribed: auto-delete applies only after that.
@@ -114,15 +116,17 @@ public final class MessageQueue: @unchecked Sendable {
         return location == nil ? .queued : .persisted
     }
 
-    /// Adds messages recovered from the store at start-up (they may have been delivered).
-    func restore(_ locations: [StoreLocation]) {
-        for location in locations {
+    /// Adds messages recovered from the store at start-up (they may have been delivered). A
+    /// queue TTL counts again from now.
+    func restore(_ locations: [StoreLocation], bodySizes: [UInt32]) {
+        let expiresAt = limits.messageTTL.map { MonotonicClock.milliseconds() &+ max($0, 1) } ?? 0
+        for (location, size) in zip(locations, bodySizes) {
             ready.append(
                 QueuedMessage(
                     message: nil, location: location, sequence: nextSequence, redelivered: true,
-                    bodySize: Int(location.length)))
+                    expiresAt: expiresAt, bodySize: Int(size)))
             nextSequence &+= 1
-            readyBytes += Int(location.length)
+            readyBytes += Int(size)
         }
     }
 

@@ -46,6 +46,10 @@ final class ChannelSession {
     private var txPublishes: [(message: Message, exchange: Exchange, mandatory: Bool)] = []
     private var txActions: [TxAction] = []
 
+    // The last exchange this channel was allowed to publish to, under which access rules.
+    private var publishAllowedExchange: String?
+    private var publishAllowedGeneration: UInt64 = 0
+
     init(number: UInt16, session: Session) {
         self.number = number
         self.session = session
@@ -53,6 +57,12 @@ final class ChannelSession {
 
     var canDeliver: Bool { isOpen && session.writable }
     var withinChannelPrefetch: Bool { channelPrefetch == 0 || consumerUnacked < Int(channelPrefetch) }
+
+    /// Checks the user's permissions for an operation (RabbitMQ's access-control table).
+    private func authorize(_ operation: ResourceOperation) throws(BrokerError) {
+        guard let access = vhost.access else { return }
+        try access.authorize(operation, user: session.user, vhost: vhost.name)
+    }
 
     private func reply(_ method: AMQPMethod) {
         session.emit(.method(channel: number, method))
@@ -68,18 +78,25 @@ final class ChannelSession {
             reply(.channelFlowOk(ChannelFlowOk(active: true)))
 
         case .exchangeDeclare(let m):
+            try authorize(
+                .exchangeDeclare(
+                    exchange: m.exchange, passive: m.passive,
+                    alternateExchange: m.arguments["alternate-exchange"]?.stringValue))
             try vhost.declareExchange(
                 name: m.exchange, type: m.type, passive: m.passive, durable: m.durable, autoDelete: m.autoDelete,
                 isInternal: m.internal, arguments: m.arguments)
             if !m.noWait { reply(.exchangeDeclareOk(ExchangeDeclareOk())) }
         case .exchangeDelete(let m):
+            try authorize(.exchangeDelete(exchange: m.exchange))
             try vhost.deleteExchange(name: m.exchange, ifUnused: m.ifUnused)
             if !m.noWait { reply(.exchangeDeleteOk(ExchangeDeleteOk())) }
         case .exchangeBind(let m):
+            try authorize(.exchangeBind(destination: m.destination, source: m.source))
             try vhost.bind(
                 destination: m.destination, source: m.source, routingKey: m.routingKey, arguments: m.arguments)
             if !m.noWait { reply(.exchangeBindOk(ExchangeBindOk())) }
         case .exchangeUnbind(let m):
+            try authorize(.exchangeUnbind(destination: m.destination, source: m.source))
             try vhost.unbind(
                 destination: m.destination, source: m.source, routingKey: m.routingKey, arguments: m.arguments)
             if !m.noWait { reply(.exchangeUnbindOk(ExchangeUnbindOk())) }
@@ -88,9 +105,16 @@ final class ChannelSession {
             // The direct reply-to pseudo-queue always exists and is always empty.
             if !m.noWait { reply(.queueDeclareOk(QueueDeclareOk(queue: m.queue, messageCount: 0, consumerCount: 1))) }
         case .queueDeclare(let m):
+            // Server-named queues are named first, so permissions apply to the real name.
+            let serverNamed = m.queue.isEmpty && !m.passive
+            let name = serverNamed ? NameGenerator.queueName() : m.queue
+            try authorize(
+                .queueDeclare(
+                    queue: name, passive: m.passive,
+                    deadLetterExchange: m.arguments["x-dead-letter-exchange"]?.stringValue))
             let q = try vhost.declareQueue(
-                name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
-                autoDelete: m.autoDelete, arguments: m.arguments, sessionID: session.id)
+                name: name, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
+                autoDelete: m.autoDelete, arguments: m.arguments, sessionID: session.id, serverNamed: serverNamed)
             if !m.noWait {
                 reply(
                     .queueDeclareOk(
@@ -99,20 +123,24 @@ final class ChannelSession {
                             consumerCount: UInt32(q.consumerCount))))
             }
         case .queueBind(let m):
+            try authorize(.queueBind(queue: m.queue, exchange: m.exchange))
             try vhost.bind(
                 queue: m.queue, exchange: m.exchange, routingKey: m.routingKey, arguments: m.arguments,
                 sessionID: session.id)
             if !m.noWait { reply(.queueBindOk(QueueBindOk())) }
         case .queueUnbind(let m):
+            try authorize(.queueUnbind(queue: m.queue, exchange: m.exchange))
             try vhost.unbind(
                 queue: m.queue, exchange: m.exchange, routingKey: m.routingKey, arguments: m.arguments,
                 sessionID: session.id)
             reply(.queueUnbindOk(QueueUnbindOk()))
         case .queuePurge(let m):
+            try authorize(.queuePurge(queue: m.queue))
             let q = try vhost.queue(named: m.queue, for: session.id)
             let n = q.purge()
             if !m.noWait { reply(.queuePurgeOk(QueuePurgeOk(messageCount: UInt32(n)))) }
         case .queueDelete(let m):
+            try authorize(.queueDelete(queue: m.queue))
             var count = 0
             if vhost.queues[m.queue] != nil {
                 let q = try vhost.queue(named: m.queue, for: session.id)
@@ -188,6 +216,11 @@ final class ChannelSession {
 
     func publish(_ message: Message, mandatory: Bool, immediate: Bool) throws(BrokerError) {
         if immediate { throw .notImplemented("immediate=true") }
+        if publishAllowedGeneration != vhost.accessGeneration || publishAllowedExchange != message.exchange {
+            try authorize(.basicPublish(exchange: message.exchange))
+            publishAllowedExchange = message.exchange
+            publishAllowedGeneration = vhost.accessGeneration
+        }
         let exchange = try vhost.exchange(named: message.exchange)
         if exchange.isInternal {
             throw .accessRefused("cannot publish to internal exchange '\(exchange.name)' in vhost '\(vhost.name)'")
@@ -338,6 +371,7 @@ final class ChannelSession {
             if !m.noWait { reply(.basicConsumeOk(BasicConsumeOk(consumerTag: tag))) }
             return
         }
+        try authorize(.basicConsume(queue: m.queue))
         let q = try vhost.queue(named: m.queue, for: session.id)
         q.touch()
         if q.exclusiveConsumer != nil || (m.exclusive && q.consumerCount > 0) {
@@ -376,6 +410,7 @@ final class ChannelSession {
     }
 
     private func get(_ m: BasicGet) throws(BrokerError) {
+        try authorize(.basicGet(queue: m.queue))
         let q = try vhost.queue(named: m.queue, for: session.id)
         q.touch()
         guard let qm = q.dequeue() else {
@@ -388,6 +423,7 @@ final class ChannelSession {
             q.settle(qm)
         } else {
             unacked.append(UnackedDelivery(deliveryTag: tag, queue: q, message: qm, consumer: nil))
+            q.unacknowledged += 1
         }
         session.emit(
             .getOk(
@@ -402,6 +438,7 @@ final class ChannelSession {
             queue.settle(qm)
         } else {
             unacked.append(UnackedDelivery(deliveryTag: tag, queue: queue, message: qm, consumer: consumer))
+            queue.unacknowledged += 1
             consumer.unacked += 1
             consumerUnacked += 1
         }
@@ -457,6 +494,7 @@ final class ChannelSession {
                 consumerUnacked -= 1
                 consumer.queue.scheduleDrain()
             }
+            d.queue.unacknowledged -= 1
             if !requeue { d.queue.settle(d.message) }
         }
         if requeue {
@@ -514,6 +552,22 @@ final class ChannelSession {
             }
         }
         txActions.removeAll()
+    }
+
+    // MARK: Listing
+
+    var summary: ChannelSummary {
+        ChannelSummary(
+            number: number, transactional: txMode, confirm: confirmMode, consumerCount: consumers.count,
+            unacknowledged: unacked.count, prefetchCount: consumerPrefetch, globalPrefetchCount: channelPrefetch)
+    }
+
+    var consumerSummaries: [ConsumerSummary] {
+        consumers.values.sorted { $0.consumerTag < $1.consumerTag }.map {
+            ConsumerSummary(
+                queue: $0.queue.name, channel: number, consumerTag: $0.consumerTag, ackRequired: !$0.noAck,
+                prefetchCount: $0.prefetch, exclusive: $0.isExclusive)
+        }
     }
 
     // MARK: Closing

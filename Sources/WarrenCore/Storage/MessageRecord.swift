@@ -55,6 +55,16 @@ enum MessageRecord {
         return .valid(length: headerSize + length)
     }
 
+    /// The body size of the valid record of total `length` at `offset`.
+    static func bodySize(_ bytes: UnsafeRawBufferPointer, at offset: Int, length: Int) -> UInt32 {
+        var i = offset + headerSize
+        i += 1 + Int(bytes[i])  // exchange
+        i += 1 + Int(bytes[i])  // routing key
+        let properties = Int(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+        i += 4 + properties
+        return UInt32(max(0, offset + length - i))
+    }
+
     /// Decodes a whole record (as read back for delivery) into a message.
     static func decode(_ record: ByteBuffer) -> Message? {
         var buffer = record

@@ -153,6 +153,12 @@ public final class MessageStore: @unchecked Sendable {
     /// Whether a write made now has been synced.
     public var hasUnsyncedWrites: Bool { writesSinceSync || !syncsInFlight.isEmpty }
 
+    /// Removes the vhost's whole storage directory (the vhost was deleted).
+    func destroy() {
+        for (name, store) in queueStores { destroyQueueStore(store, named: name) }
+        PosixFile.removeTree(directory)
+    }
+
     // MARK: Group commit
 
     /// Writes what the batch buffered and starts a sync if none is running.

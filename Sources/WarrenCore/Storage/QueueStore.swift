@@ -188,6 +188,8 @@ public final class QueueStore {
     struct Recovery {
         var store: QueueStore
         var messages: [StoreLocation]
+        /// The body size of each message, in the same order.
+        var bodySizes: [UInt32]
     }
 
     /// Reads a queue's segments back: every valid, unacknowledged record in order. A torn tail
@@ -197,10 +199,13 @@ public final class QueueStore {
             UInt32($0.dropLast(4))
         }.sorted()
         if ids.isEmpty {
-            return Recovery(store: try QueueStore(directory: directory, segmentSize: segmentSize, logger: logger), messages: [])
+            return Recovery(
+                store: try QueueStore(directory: directory, segmentSize: segmentSize, logger: logger), messages: [],
+                bodySizes: [])
         }
         var segments: [UInt32: Segment] = [:]
         var messages: [StoreLocation] = []
+        var bodySizes: [UInt32] = []
         for id in ids {
             let path = segmentPath(directory, id)
             guard let mapping = try PosixFile.map(path) else { continue }
@@ -223,6 +228,7 @@ public final class QueueStore {
                     case .valid(let length):
                         if !acked.contains(UInt32(offset)) {
                             messages.append(StoreLocation(segment: id, offset: UInt32(offset), length: UInt32(length)))
+                            bodySizes.append(MessageRecord.bodySize(raw, at: offset, length: length))
                             live += 1
                         }
                         offset += length
@@ -262,10 +268,13 @@ public final class QueueStore {
             if !stale.isEmpty || ackFileLength % 4 != 0 {
                 var rewritten = ByteBuffer()
                 for offset in acked.subtracting(stale).sorted() { rewritten.writeInteger(offset) }
-                let fd = try PosixFile.open(ackPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
+                // Written aside and renamed over, so a crash here cannot lose the acks.
+                let temporary = ackPath + ".tmp"
+                let fd = try PosixFile.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
                 defer { close(fd) }
-                try PosixFile.write(fd, rewritten, path: ackPath)
+                try PosixFile.write(fd, rewritten, path: temporary)
                 PosixFile.syncData(fd)
+                guard rename(temporary, ackPath) == 0 else { throw StorageError("cannot rename", temporary) }
             }
             let fd = try PosixFile.open(path, flags: O_RDWR | O_APPEND)
             segments[id] = Segment(id: id, fd: fd, path: path, size: UInt32(validEnd), live: live)
@@ -278,7 +287,7 @@ public final class QueueStore {
             store.deleteSegment(segment)
         }
         store.closeRetiredFiles()
-        return Recovery(store: store, messages: messages)
+        return Recovery(store: store, messages: messages, bodySizes: bodySizes)
     }
 }
 

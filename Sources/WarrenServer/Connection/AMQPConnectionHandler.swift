@@ -30,7 +30,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private var pending: [SessionCommand] = []
     private var inFlightBatches = 0
     private var readHeldBack = false
-    private static let maxInFlightBatches = 4
+    private static let maxInFlightBatches = 2
 
     // Heartbeats: ticks at half the negotiated interval.
     private var heartbeatTask: RepeatedTask?
@@ -80,6 +80,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         socketClosed = true
+        if let id = registeredID { runtime.connections.remove(id) }
         heartbeatTask?.cancel()
         handshakeTimeout?.cancel()
         pending.removeAll()
@@ -304,9 +305,19 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
                 perform(machine.vhostNotFound(name), context: context)
                 return
             }
+            do {
+                try runtime.users.access.checkVhostAccess(user: user, vhost: name)
+            } catch {
+                perform(
+                    machine.close(
+                        replyCode: error.replyCode, text: error.text, classID: 10, methodID: 40),
+                    context: context)
+                return
+            }
             handshakeTimeout?.cancel()
-            let session = Session(
-                id: runtime.nextConnectionID(), vhost: handle.vhost, user: user, capabilities: capabilities)
+            let id = runtime.nextConnectionID()
+            let session = Session(id: id, vhost: handle.vhost, user: user, capabilities: capabilities)
+            registerConnection(id: id, user: user, vhost: name, session: session, context: context)
             let loop = context.eventLoop
             let bound = NIOLoopBound(self, eventLoop: loop)
             session.sink = { output, batches in
@@ -363,6 +374,25 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         guard readHeldBack, !blockedByAlarm, inFlightBatches < Self.maxInFlightBatches, let context else { return }
         readHeldBack = false
         context.read()
+    }
+
+    private var registeredID: UInt64?
+
+    private func registerConnection(
+        id: UInt64, user: String, vhost: String, session: Session, context: ChannelHandlerContext
+    ) {
+        let peer = context.channel.remoteAddress
+        let local = context.channel.localAddress
+        let peerHost = peer?.ipAddress ?? "?"
+        let peerPort = peer?.port ?? 0
+        runtime.connections.add(
+            ConnectionInfo(
+                id: id, name: "\(peerHost):\(peerPort) -> \(local?.ipAddress ?? "?"):\(local?.port ?? 0)",
+                user: user, vhost: vhost, peerHost: peerHost, peerPort: peerPort,
+                connectedAt: UInt64(NIODeadline.now().uptimeNanoseconds / 1_000_000), frameMax: negotiated.frameMax,
+                channelMax: negotiated.channelMax, heartbeat: negotiated.heartbeat, session: session,
+                channel: context.channel))
+        registeredID = id
     }
 
     private func closeSocket() {
@@ -497,6 +527,14 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
                 if hasPublished && machine.isOpen && !blockedByAlarm { block(context: context) }
             } else {
                 unblock(context: context)
+            }
+            return
+        }
+        if let forced = event as? ForcedCloseEvent {
+            if machine.isOpen {
+                perform(machine.fail(ReplyCode.connectionForced, forced.reason, classID: 0, methodID: 0), context: context)
+            } else {
+                closeSocket()
             }
             return
         }

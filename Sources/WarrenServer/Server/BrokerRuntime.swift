@@ -12,45 +12,88 @@ import WarrenCore
 public struct VhostHandle: Sendable {
     public let vhost: VirtualHost
     public let eventLoop: any EventLoop
+    let timer: RepeatedTask
 }
 
 /// What every connection shares: users, limits, the vhosts and their loops. Touched under a
-/// lock only when connections open, never per message.
+/// lock only when connections open or an administrator changes something, never per message.
 public final class BrokerRuntime: Sendable {
-    public let users: UserStore
+    public let users: UserDirectory
+    public let connections = ConnectionRegistry()
     let limits: ConnectionStateMachine.Limits
     let logger: Logger
-    private let vhosts: NIOLockedValueBox<[String: VhostHandle]>
+    private let group: any EventLoopGroup
+    private let dataDirectory: String?
+    private let vhosts = NIOLockedValueBox<[String: VhostHandle]>([:])
     private let connectionIDs = NIOLockedValueBox<UInt64>(0)
     /// The threads that run fdatasync for group commits, off the event loops.
-    private let syncThread: NIOThreadPool
+    private let syncThreads: NIOThreadPool
 
-    /// Opens the vhost's storage under `dataDirectory` (nil: nothing is stored) and recovers
-    /// what it holds.
+    /// Opens every vhost the user database names, with its storage under `dataDirectory`
+    /// (nil: nothing is stored), recovering what it holds.
     public init(
-        group: any EventLoopGroup, dataDirectory: String?, users: UserStore = UserStore(),
-        channelMax: UInt16 = 2047, frameMax: UInt32 = 131072, heartbeat: UInt16 = 60, logger: Logger
+        group: any EventLoopGroup, dataDirectory: String?, users: UserDirectory, channelMax: UInt16 = 2047,
+        frameMax: UInt32 = 131072, heartbeat: UInt16 = 60, logger: Logger
     ) throws {
+        self.group = group
+        self.dataDirectory = dataDirectory
         self.users = users
         self.limits = .init(channelMax: channelMax, frameMax: frameMax, heartbeat: heartbeat)
         self.logger = logger
-        self.syncThread = NIOThreadPool(numberOfThreads: 2)
-        syncThread.start()
-        let vhost = VirtualHost(name: "/")
-        vhost.logger = logger
-        let loop = group.next()
-        if let dataDirectory {
-            let store = try MessageStore(
-                directory: dataDirectory + "/vhosts/" + MessageStore.directoryName(forVhost: "/"), logger: logger,
-                syncer: Self.syncer(on: syncThread, completingOn: loop))
-            try loop.submit { try vhost.attach(store) }.wait()
-        }
-        let root = VhostHandle(vhost: vhost, eventLoop: loop)
-        self.vhosts = NIOLockedValueBox(["/": root])
-        Self.startTimer(root)
+        self.syncThreads = NIOThreadPool(numberOfThreads: 2)
+        syncThreads.start()
+        for name in users.database.vhostNames { _ = try openVhost(name) }
     }
 
-    /// Group commit's sync: fdatasync every file written since the last sync, on the sync
+    /// The vhost, created (with its storage recovered) if it is not open yet.
+    @discardableResult
+    public func openVhost(_ name: String) throws -> VhostHandle {
+        if let existing = vhost(named: name) { return existing }
+        let vhost = VirtualHost(name: name)
+        vhost.logger = logger
+        let loop = group.next()
+        let access = users.access
+        if let dataDirectory {
+            let store = try MessageStore(
+                directory: Self.storageDirectory(dataDirectory, name), logger: logger,
+                syncer: Self.syncer(on: syncThreads, completingOn: loop))
+            try loop.submit {
+                try vhost.attach(store)
+                vhost.access = access
+            }.wait()
+        } else {
+            try loop.submit { vhost.access = access }.wait()
+        }
+        // Message TTLs and queue expiry are checked ten times a second, on the vhost's loop.
+        let timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            if vhost.hasTimedQueues { vhost.tick() }
+        }
+        let handle = VhostHandle(vhost: vhost, eventLoop: loop, timer: timer)
+        vhosts.withLockedValue { $0[name] = handle }
+        return handle
+    }
+
+    /// Removes a vhost and everything stored in it (its connections are closed by the server).
+    public func deleteVhost(_ name: String) async {
+        guard let handle = vhosts.withLockedValue({ $0.removeValue(forKey: name) }) else { return }
+        handle.timer.cancel()
+        try? await handle.eventLoop.submit { handle.vhost.removeEverything() }.get()
+    }
+
+    static func storageDirectory(_ dataDirectory: String, _ vhost: String) -> String {
+        dataDirectory + "/vhosts/" + MessageStore.directoryName(forVhost: vhost)
+    }
+
+    /// Gives every vhost the current access rules (after users or permissions changed).
+    public func publishAccess(_ access: AccessControl) {
+        for handle in allVhosts { handle.eventLoop.execute { handle.vhost.access = access } }
+    }
+
+    public var allVhosts: [VhostHandle] {
+        vhosts.withLockedValue { $0.values.sorted { $0.vhost.name < $1.vhost.name } }
+    }
+
+    /// Group commit's sync: fdatasync every file written since the last sync, on a sync
     /// thread, then hand completion back to the vhost's loop.
     private static func syncer(on pool: NIOThreadPool, completingOn loop: any EventLoop) -> MessageStore.Syncer {
         { fds, directories, completion in
@@ -68,14 +111,6 @@ public final class BrokerRuntime: Sendable {
         }
     }
 
-    /// Message TTLs and queue expiry are checked ten times a second, on the vhost's loop.
-    private static func startTimer(_ handle: VhostHandle) {
-        let vhost = handle.vhost
-        handle.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
-            if vhost.hasTimedQueues { vhost.tick() }
-        }
-    }
-
     public func vhost(named name: String) -> VhostHandle? {
         vhosts.withLockedValue { $0[name] }
     }
@@ -87,12 +122,13 @@ public final class BrokerRuntime: Sendable {
         }
     }
 
-    /// Writes what is buffered and waits for the sync thread (at shutdown).
+    /// Writes what is buffered and waits for the sync threads (at shutdown).
     public func shutdown() async {
-        let handles = vhosts.withLockedValue { Array($0.values) }
-        for handle in handles {
+        for handle in allVhosts {
+            handle.timer.cancel()
             try? await handle.eventLoop.submit { handle.vhost.endOfBatch() }.get()
         }
-        try? await syncThread.shutdownGracefully()
+        try? await syncThreads.shutdownGracefully()
     }
 }
+

@@ -1,0 +1,51 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import WarrenCore
+
+/// An open AMQP connection as administrators see it (`list_connections`, `close_connection`).
+public struct ConnectionInfo: Sendable {
+    public let id: UInt64
+    /// RabbitMQ's connection name: `peer:port -> local:port`.
+    public let name: String
+    public let user: String
+    public let vhost: String
+    public let peerHost: String
+    public let peerPort: Int
+    public let connectedAt: UInt64
+    public let frameMax: UInt32
+    public let channelMax: UInt16
+    public let heartbeat: UInt16
+    public let session: Session
+    let channel: any Channel
+}
+
+/// The open connections, registered when connection.open succeeds. Touched only when
+/// connections open and close.
+public final class ConnectionRegistry: Sendable {
+    private let connections = NIOLockedValueBox<[UInt64: ConnectionInfo]>([:])
+
+    func add(_ info: ConnectionInfo) { connections.withLockedValue { $0[info.id] = info } }
+
+    func remove(_ id: UInt64) { connections.withLockedValue { _ = $0.removeValue(forKey: id) } }
+
+    public var all: [ConnectionInfo] { connections.withLockedValue { $0.values.sorted { $0.id < $1.id } } }
+
+    /// Closes a connection with 320 CONNECTION_FORCED and the given reason; false if unknown.
+    public func close(named name: String, reason: String) -> Bool {
+        guard let info = all.first(where: { $0.name == name }) else { return false }
+        info.channel.pipeline.fireUserInboundEventTriggered(ForcedCloseEvent(reason: reason))
+        return true
+    }
+
+    /// Closes every connection to a vhost (it is being deleted).
+    public func closeAll(inVhost vhost: String, reason: String) {
+        for info in all where info.vhost == vhost {
+            info.channel.pipeline.fireUserInboundEventTriggered(ForcedCloseEvent(reason: reason))
+        }
+    }
+}
+
+/// Raised through a connection's pipeline to close it with 320 CONNECTION_FORCED.
+struct ForcedCloseEvent {
+    var reason: String
+}
