@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Reproduces the standard benchmark table: Warren (release build, default settings, its own data
+# directory) against RabbitMQ 3.10 (../shared/bench/rabbitmq.sh), in one run, with ratios.
+# usage: benchmarks/compare.sh [extra compare.py arguments, e.g. --rounds 3 --only transient-noack]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bench=${WARREN_BENCH_DIR:-../shared/bench}
+port=${WARREN_BENCH_PORT:-5690}
+
+swift build -c release --product warren >/dev/null
+data=$(mktemp -d /tmp/warren-bench-data.XXXXXX)
+.build/release/warren --port "$port" --data-dir "$data" --log-level warning &
+warren=$!
+trap 'kill "$warren" 2>/dev/null; wait "$warren" 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+
+"$bench/rabbitmq.sh" start >/dev/null
+"$bench/compare.py" --a-port "$port" --a-pid "$warren" --a-name warren \
+    --b-port 5673 --b-pid "$("$bench/rabbitmq.sh" pid)" --b-name rabbitmq "$@"
