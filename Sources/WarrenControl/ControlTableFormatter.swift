@@ -10,7 +10,8 @@ import WarrenCore
 public enum ControlTableFormatter {
     public static func tabSeparated(_ table: ControlTable, headers: Bool) -> String {
         var lines: [String] = []
-        if headers { lines.append(table.columns.joined(separator: "\t")) }
+        // rabbitmqctl prints no header row for an empty list.
+        if headers && !table.rows.isEmpty { lines.append(table.columns.joined(separator: "\t")) }
         for row in table.rows {
             lines.append(row.map(cell).joined(separator: "\t"))
         }

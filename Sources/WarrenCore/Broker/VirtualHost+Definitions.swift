@@ -53,10 +53,15 @@ extension VirtualHost {
                 arguments: q.arguments, sessionID: 0)
         }
         for b in bindings where b.vhost == name {
+            // As RabbitMQ does, bindings whose ends are not in the file or the vhost are skipped
+            // (exports leave out internal exchanges but keep their bindings).
+            guard self.exchanges[b.source] != nil else { continue }
             switch b.destinationType {
             case .queue:
+                guard self.queues[b.destination] != nil else { continue }
                 try bind(queue: b.destination, exchange: b.source, routingKey: b.routingKey, arguments: b.arguments, sessionID: 0)
             case .exchange:
+                guard self.exchanges[b.destination] != nil else { continue }
                 try bind(destination: b.destination, source: b.source, routingKey: b.routingKey, arguments: b.arguments)
             }
         }

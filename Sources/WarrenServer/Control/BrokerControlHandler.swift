@@ -64,6 +64,9 @@ public final class BrokerControlHandler: ControlCommandHandler {
             await applyVhostChanges(before: before, after: Set(outcome.database.vhostNames))
             runtime.publishAccess(outcome.access)
         }
+        if request.command == "delete_user", response.ok, let user = request.args.first {
+            runtime.connections.closeAll(ofUser: user, reason: "user '\(user)' is deleted")
+        }
         return response
     }
 
@@ -147,7 +150,8 @@ public final class BrokerControlHandler: ControlCommandHandler {
                 info.session.channelSummaries.count
             }.get()) ?? 0
             records.append([
-                "name": .string(info.name), "user": .string(info.user), "vhost": .string(info.vhost),
+                "pid": .string(info.pid), "name": .string(info.name), "user": .string(info.user),
+                "vhost": .string(info.vhost),
                 "peer_host": .string(info.peerHost), "peer_port": .int(Int64(info.peerPort)),
                 "state": .string("running"), "channels": .int(Int64(channels)),
                 "protocol": .string("{0,9,1}"), "auth_mechanism": .string("PLAIN"), "ssl": .bool(false),
@@ -200,9 +204,7 @@ public final class BrokerControlHandler: ControlCommandHandler {
     private func purgeQueue(_ request: ControlRequest) async -> ControlResponse {
         guard let name = request.args.first else { return .failure("purge_queue needs a queue name", .usage) }
         return await onVhost(request) { vhost in
-            guard let q = vhost.queues[name] else {
-                return .failure("Queue \(name) in vhost \(request.vhost) does not exist", .dataError)
-            }
+            guard let q = vhost.queues[name] else { return .failure("not_found", .unavailable) }
             _ = q.purge()
             return .done
         }
@@ -213,9 +215,7 @@ public final class BrokerControlHandler: ControlCommandHandler {
         let ifEmpty = request.options["if_empty"] == "true"
         let ifUnused = request.options["if_unused"] == "true"
         return await onVhost(request) { vhost in
-            guard let q = vhost.queues[name] else {
-                return .failure("Queue \(name) in vhost \(request.vhost) does not exist", .dataError)
-            }
+            guard let q = vhost.queues[name] else { return .failure("Queue not found", .usage) }
             if ifEmpty && q.messageCount > 0 { return .failure("Queue \(name) is not empty", .dataError) }
             if ifUnused && q.consumerCount > 0 { return .failure("Queue \(name) is in use", .dataError) }
             let count = vhost.deleteQueue(q)
@@ -253,6 +253,8 @@ public final class BrokerControlHandler: ControlCommandHandler {
         }
         do {
             try await apply(definitions)
+        } catch let error as BrokerError {
+            return .failure("Failed to import definitions: \(error.text)", .dataError)
         } catch {
             return .failure("Failed to import definitions: \(error)", .dataError)
         }

@@ -52,18 +52,15 @@ public final class BrokerRuntime: Sendable {
         let vhost = VirtualHost(name: name)
         vhost.logger = logger
         let loop = group.next()
-        let access = users.access
+        // Set up here, before the vhost is published to its loop and to connections: nothing
+        // else can touch it yet.
         if let dataDirectory {
             let store = try MessageStore(
                 directory: Self.storageDirectory(dataDirectory, name), logger: logger,
                 syncer: Self.syncer(on: syncThreads, completingOn: loop))
-            try loop.submit {
-                try vhost.attach(store)
-                vhost.access = access
-            }.wait()
-        } else {
-            try loop.submit { vhost.access = access }.wait()
+            try vhost.attach(store)
         }
+        vhost.access = users.access
         // Message TTLs and queue expiry are checked ten times a second, on the vhost's loop.
         let timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
             if vhost.hasTimedQueues { vhost.tick() }

@@ -17,6 +17,9 @@ public struct ConnectionInfo: Sendable {
     public let heartbeat: UInt16
     public let session: Session
     let channel: any Channel
+
+    /// An identifier in the shape of RabbitMQ's connection pids, for `close_connection`.
+    public var pid: String { "<warren.\(id).0>" }
 }
 
 /// The open connections, registered when connection.open succeeds. Touched only when
@@ -30,11 +33,19 @@ public final class ConnectionRegistry: Sendable {
 
     public var all: [ConnectionInfo] { connections.withLockedValue { $0.values.sorted { $0.id < $1.id } } }
 
-    /// Closes a connection with 320 CONNECTION_FORCED and the given reason; false if unknown.
+    /// Closes a connection, named by its name or pid, with 320 CONNECTION_FORCED and the given
+    /// reason; false if unknown.
     public func close(named name: String, reason: String) -> Bool {
-        guard let info = all.first(where: { $0.name == name }) else { return false }
+        guard let info = all.first(where: { $0.name == name || $0.pid == name }) else { return false }
         info.channel.pipeline.fireUserInboundEventTriggered(ForcedCloseEvent(reason: reason))
         return true
+    }
+
+    /// Closes every connection of a user (the user was deleted).
+    public func closeAll(ofUser user: String, reason: String) {
+        for info in all where info.user == user {
+            info.channel.pipeline.fireUserInboundEventTriggered(ForcedCloseEvent(reason: reason))
+        }
     }
 
     /// Closes every connection to a vhost (it is being deleted).
