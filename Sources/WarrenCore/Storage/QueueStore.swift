@@ -79,17 +79,25 @@ public final class QueueStore {
 
     // MARK: Writing
 
+    /// A drained current segment at least this large is replaced at once.
+    static let drainedRolloverSize: UInt32 = 1024 * 1024
+
+    /// Starts the next segment; the previous one is deleted if nothing in it is live.
+    private func rollOver() throws(StorageError) {
+        try flush()
+        let previous = current
+        let next = try Self.openSegment(directory: directory, id: current.id + 1)
+        segments[next.id] = next
+        current = next
+        newDirectoryEntries = true
+        // A segment drained while it was being written goes as soon as it is complete.
+        if previous.live == 0 { deleteSegment(previous) }
+    }
+
     /// Buffers a message's record; the bytes reach the file at the next `flush()`.
     func append(_ message: Message) throws(StorageError) -> StoreLocation {
         if current.size > 0 && current.size + UInt32(64 + message.bodySize) > segmentSize {
-            try flush()
-            let previous = current
-            let next = try Self.openSegment(directory: directory, id: current.id + 1)
-            segments[next.id] = next
-            current = next
-            newDirectoryEntries = true
-            // A segment drained while it was being written goes as soon as it is complete.
-            if previous.live == 0 { deleteSegment(previous) }
+            try rollOver()
         }
         let length = MessageRecord.write(message, into: &pendingWrite)
         let location = StoreLocation(segment: current.id, offset: current.size, length: length)
@@ -106,6 +114,11 @@ public final class QueueStore {
         if segment.live == 0 && segment !== current {
             deleteSegment(segment)
             return
+        }
+        if segment.live == 0 && segment.size >= Self.drainedRolloverSize {
+            // The queue drained: start a fresh segment so the space comes back now, not when
+            // the current one would have filled.
+            if (try? rollOver()) != nil { return }
         }
         if segment.pendingAcks == nil { segment.pendingAcks = ByteBuffer() }
         segment.pendingAcks!.writeInteger(location.offset)
