@@ -83,7 +83,7 @@ public struct FrameDecoder: Sendable {
         let method: AMQPMethod
         do throws(AMQPProtocolError) {
             method = try AMQPMethod.decode(classID: classID, methodID: methodID, arguments: &arguments)
-        } catch where error.replyCode == ReplyCode.syntaxError {
+        } catch  where error.replyCode == ReplyCode.syntaxError {
             throw AMQPProtocolError(
                 replyCode: ReplyCode.frameError, text: "cannot decode \(error.text)", classID: classID,
                 methodID: methodID)

@@ -38,7 +38,8 @@ struct BrokerCall {
             switch options.formatter {
             case .json: write(ControlTableFormatter.json(table))
             case .table:
-                var text = ControlTableFormatter.tabSeparated(table, headers: !options.silent && !options.noTableHeaders)
+                var text = ControlTableFormatter.tabSeparated(
+                    table, headers: !options.silent && !options.noTableHeaders)
                 // rabbitmqctl's quirk: an empty permission listing is one empty line.
                 if table.rows.isEmpty && request.command.hasSuffix("permissions") && !options.silent { text = "\n" }
                 write(text)

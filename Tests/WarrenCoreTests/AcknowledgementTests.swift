@@ -167,7 +167,8 @@ import Testing
 
     @Test func nackMultipleWithRequeueRedeliversToTheConsumerInOrder() {
         _ = c.consume("q", tag: "c")
-        #expect(c.publish("a", "b", "c", routingKey: "q") == ["1:deliver c #1 a", "1:deliver c #2 b", "1:deliver c #3 c"])
+        #expect(
+            c.publish("a", "b", "c", routingKey: "q") == ["1:deliver c #1 a", "1:deliver c #2 b", "1:deliver c #3 c"])
         #expect(
             c.call(.basicNack(BasicNack(deliveryTag: 0, multiple: true, requeue: true))) == [
                 "1:deliver c #4 a redelivered", "1:deliver c #5 b redelivered", "1:deliver c #6 c redelivered",

@@ -8,7 +8,9 @@ import Testing
 @Suite struct ConsumingTests {
     let vhost = makeVHost()
 
-    func client(_ id: UInt64 = 1, capabilities: ClientCapabilities = ClientCapabilities(consumerCancelNotify: true))
+    func client(
+        _ id: UInt64 = 1, capabilities: ClientCapabilities = ClientCapabilities(consumerCancelNotify: true)
+    )
         -> TestClient
     {
         let c = TestClient(vhost, id: id, capabilities: capabilities)
@@ -75,7 +77,10 @@ import Testing
         for tag in ["c1", "c2", "c3"] { _ = c.consume("q", tag: tag) }
         #expect(c.publish("a", routingKey: "q") == ["1:deliver c1 #1 a"])
         c.call(.basicCancel(BasicCancel(consumerTag: "c1")))
-        #expect(c.publish("b", "c", "d", routingKey: "q") == ["1:deliver c2 #2 b", "1:deliver c3 #3 c", "1:deliver c2 #4 d"])
+        #expect(
+            c.publish("b", "c", "d", routingKey: "q") == [
+                "1:deliver c2 #2 b", "1:deliver c3 #3 c", "1:deliver c2 #4 d",
+            ])
     }
 
     @Test func roundRobinAcrossSessions() {
@@ -217,7 +222,8 @@ import Testing
         let c = client()
         c.declareQueue("q")
         c.publish("a", "b", routingKey: "q")
-        #expect(c.consume("q", tag: "c", noAck: true) == ["1:basic.consume-ok c", "1:deliver c #1 a", "1:deliver c #2 b"])
+        #expect(
+            c.consume("q", tag: "c", noAck: true) == ["1:basic.consume-ok c", "1:deliver c #1 a", "1:deliver c #2 b"])
         // Acking a no-ack delivery is an unknown tag.
         #expect(c.ack(1) == ["1:channel.close 406 60/80"])
         // Nothing comes back when the channel is gone.

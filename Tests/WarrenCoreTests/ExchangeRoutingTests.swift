@@ -81,7 +81,10 @@ import Testing
         let client = TestClient(vhost)
         client.openChannel()
         client.declareQueue("q")
-        #expect(client.call(.queueBind(QueueBind(queue: "q", exchange: "", routingKey: "x"))) == ["1:channel.close 403 50/20"])
+        #expect(
+            client.call(.queueBind(QueueBind(queue: "q", exchange: "", routingKey: "x"))) == [
+                "1:channel.close 403 50/20"
+            ])
         client.openChannel(2)
         #expect(
             client.call(.exchangeDeclare(ExchangeDeclare(exchange: "", type: "direct")), channel: 2)

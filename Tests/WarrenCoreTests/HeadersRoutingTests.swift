@@ -40,7 +40,9 @@ import Testing
             headers: ["a": .string("1")], matches: false),
         Case(
             name: "default all matches", binding: ["a": .string("1")], headers: ["a": .string("1")], matches: true),
-        Case(name: "all with no keys matches anything", binding: ["x-match": .string("all")], headers: [:], matches: true),
+        Case(
+            name: "all with no keys matches anything", binding: ["x-match": .string("all")], headers: [:], matches: true
+        ),
         Case(name: "empty binding matches a message without headers", binding: [:], headers: nil, matches: true),
         Case(
             name: "all: message without headers", binding: ["a": .string("1")], headers: nil, matches: false),
@@ -57,10 +59,13 @@ import Testing
         Case(
             name: "any: message without headers", binding: ["x-match": .string("any"), "a": .string("1")],
             headers: nil, matches: false),
-        Case(name: "any with no keys matches nothing", binding: ["x-match": .string("any")], headers: ["a": .string("1")], matches: false),
+        Case(
+            name: "any with no keys matches nothing", binding: ["x-match": .string("any")],
+            headers: ["a": .string("1")], matches: false),
         // x- keys are ignored by all/any
         Case(
-            name: "all ignores x- binding keys", binding: ["x-match": .string("all"), "x-tag": .string("t"), "a": .string("1")],
+            name: "all ignores x- binding keys",
+            binding: ["x-match": .string("all"), "x-tag": .string("t"), "a": .string("1")],
             headers: ["a": .string("1")], matches: true),
         Case(
             name: "any ignores x- binding keys", binding: ["x-match": .string("any"), "x-tag": .string("t")],
@@ -96,9 +101,14 @@ import Testing
             headers: ["a": .int8(0)], matches: true),
         // Integers compare by value across widths and signedness.
         Case(name: "int8 binding, int64 header", binding: ["n": .int8(5)], headers: ["n": .int64(5)], matches: true),
-        Case(name: "uint32 binding, int32 header", binding: ["n": .uint32(7)], headers: ["n": .int32(7)], matches: true),
-        Case(name: "int16 binding, uint8 header", binding: ["n": .int16(200)], headers: ["n": .uint8(200)], matches: true),
-        Case(name: "int64 binding, uint64 header", binding: ["n": .int64(1 << 40)], headers: ["n": .uint64(1 << 40)], matches: true),
+        Case(
+            name: "uint32 binding, int32 header", binding: ["n": .uint32(7)], headers: ["n": .int32(7)], matches: true),
+        Case(
+            name: "int16 binding, uint8 header", binding: ["n": .int16(200)], headers: ["n": .uint8(200)], matches: true
+        ),
+        Case(
+            name: "int64 binding, uint64 header", binding: ["n": .int64(1 << 40)], headers: ["n": .uint64(1 << 40)],
+            matches: true),
         Case(name: "different integers", binding: ["n": .int32(5)], headers: ["n": .int32(6)], matches: false),
         Case(name: "negative vs unsigned", binding: ["n": .int8(-1)], headers: ["n": .uint8(255)], matches: false),
         Case(name: "booleans", binding: ["b": .boolean(true)], headers: ["b": .boolean(true)], matches: true),
@@ -132,7 +142,9 @@ import Testing
         client.declareQueue("any-report")
         client.call(
             .queueBind(
-                QueueBind(queue: "pdf", exchange: "amq.match", arguments: ["format": .string("pdf"), "type": .string("report")])))
+                QueueBind(
+                    queue: "pdf", exchange: "amq.match",
+                    arguments: ["format": .string("pdf"), "type": .string("report")])))
         client.call(
             .queueBind(
                 QueueBind(

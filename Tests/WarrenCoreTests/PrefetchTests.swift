@@ -159,6 +159,7 @@ import Testing
         _ = c.consume("q", tag: "c")
         #expect(deliveries(c.publish("a", "b", "c", routingKey: "q")) == 1)
         // basic.qos(global=false) unlimits the channel (rabbit_limiter:unlimit_prefetch).
-        #expect(c.call(.basicQos(BasicQos(prefetchCount: 5))) == ["1:basic.qos-ok", "1:deliver c #2 b", "1:deliver c #3 c"])
+        #expect(
+            c.call(.basicQos(BasicQos(prefetchCount: 5))) == ["1:basic.qos-ok", "1:deliver c #2 b", "1:deliver c #3 c"])
     }
 }

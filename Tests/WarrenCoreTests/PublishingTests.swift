@@ -21,7 +21,10 @@ import Testing
     }
 
     @Test func userIDOfAnotherUserIsRefusedWith406() {
-        #expect(c.publish("a", routingKey: "q", properties: BasicProperties(userID: "mallory")) == ["1:channel.close 406 60/40"])
+        #expect(
+            c.publish("a", routingKey: "q", properties: BasicProperties(userID: "mallory")) == [
+                "1:channel.close 406 60/40"
+            ])
         c.openChannel(2)
         #expect(c.get("q", channel: 2) == ["2:basic.get-empty"])
     }
@@ -55,7 +58,9 @@ import Testing
 
     @Test func unroutableMandatoryPublishIsReturnedWithItsContent() throws {
         let properties = BasicProperties(contentType: "text/plain", messageID: "m1")
-        let out = c.send(c.publishCommand("body", exchange: "amq.direct", routingKey: "none", mandatory: true, properties: properties))
+        let out = c.send(
+            c.publishCommand(
+                "body", exchange: "amq.direct", routingKey: "none", mandatory: true, properties: properties))
         guard case .returned(let channel, let code, let text, let message) = out.first, out.count == 1 else {
             Issue.record("expected one basic.return, got \(out.map(\.summary))")
             return

@@ -58,7 +58,8 @@ import Testing
         let locations = try (1...10).map { try store.append(storedMessage($0, size: 200)) }
         try store.flush()
         let third = locations[2]
-        try overwrite(dir + "/0000000001.seg", at: Int(third.offset + third.length) - 100, with: [0xDE, 0xAD, 0xBE, 0xEF])
+        try overwrite(
+            dir + "/0000000001.seg", at: Int(third.offset + third.length) - 100, with: [0xDE, 0xAD, 0xBE, 0xEF])
 
         let log = CapturedLog()
         let recovery = try QueueStore.recover(directory: dir, segmentSize: 1 << 20, logger: log.logger)

@@ -147,7 +147,10 @@ import Testing
         #expect(try routedQueues(vhost, exchange: "t", routingKey: "a.b") == ["q"])
         #expect(try routedQueues(vhost, exchange: "t", routingKey: "x.c") == ["q"])
 
-        #expect(client.call(.queueUnbind(QueueUnbind(queue: "q", exchange: "t", routingKey: "a.*"))) == ["1:queue.unbind-ok"])
+        #expect(
+            client.call(.queueUnbind(QueueUnbind(queue: "q", exchange: "t", routingKey: "a.*"))) == [
+                "1:queue.unbind-ok"
+            ])
         #expect(try routedQueues(vhost, exchange: "t", routingKey: "a.b") == [])
         #expect(try routedQueues(vhost, exchange: "t", routingKey: "x.c") == ["q"])
         #expect(try routedQueues(vhost, exchange: "t", routingKey: "a.c") == ["q"])

@@ -39,7 +39,8 @@ import Testing
         let c = client()
         #expect(c.call(.exchangeDeclare(ExchangeDeclare(exchange: "e", type: "direct"))) == ["1:exchange.declare-ok"])
         #expect(c.call(.exchangeDeclare(ExchangeDeclare(exchange: "e", type: "direct"))) == ["1:exchange.declare-ok"])
-        #expect(c.call(.exchangeDeclare(ExchangeDeclare(exchange: "e", type: "topic"))) == ["1:channel.close 406 40/10"])
+        #expect(
+            c.call(.exchangeDeclare(ExchangeDeclare(exchange: "e", type: "topic"))) == ["1:channel.close 406 40/10"])
         #expect(vhost.exchanges["e"]?.kind == .direct)
     }
 
@@ -51,11 +52,15 @@ import Testing
                 == ["1:channel.close 406 40/10"])
         c.openChannel(2)
         #expect(
-            c.call(.exchangeDeclare(ExchangeDeclare(exchange: "e", type: "fanout", durable: true, autoDelete: true)), channel: 2)
+            c.call(
+                .exchangeDeclare(ExchangeDeclare(exchange: "e", type: "fanout", durable: true, autoDelete: true)),
+                channel: 2)
                 == ["2:channel.close 406 40/10"])
         c.openChannel(3)
         #expect(
-            c.call(.exchangeDeclare(ExchangeDeclare(exchange: "e", type: "fanout", durable: true, internal: true)), channel: 3)
+            c.call(
+                .exchangeDeclare(ExchangeDeclare(exchange: "e", type: "fanout", durable: true, internal: true)),
+                channel: 3)
                 == ["3:channel.close 406 40/10"])
     }
 
@@ -108,7 +113,10 @@ import Testing
         #expect(vhost.exchanges["e"] != nil)
         c.openChannel(2)
         #expect(c.call(.queueUnbind(QueueUnbind(queue: "q", exchange: "e")), channel: 2) == ["2:queue.unbind-ok"])
-        #expect(c.call(.exchangeDelete(ExchangeDelete(exchange: "e", ifUnused: true)), channel: 2) == ["2:exchange.delete-ok"])
+        #expect(
+            c.call(.exchangeDelete(ExchangeDelete(exchange: "e", ifUnused: true)), channel: 2) == [
+                "2:exchange.delete-ok"
+            ])
         #expect(vhost.exchanges["e"] == nil)
     }
 
@@ -150,7 +158,8 @@ import Testing
         ])
         c.call(.queueUnbind(QueueUnbind(queue: "q1", exchange: "ad", routingKey: "a")))
         #expect(vhost.exchanges["ad"] != nil)
-        #expect(c.call(.queueUnbind(QueueUnbind(queue: "q2", exchange: "ad", routingKey: "b"))) == ["1:queue.unbind-ok"])
+        #expect(
+            c.call(.queueUnbind(QueueUnbind(queue: "q2", exchange: "ad", routingKey: "b"))) == ["1:queue.unbind-ok"])
         #expect(vhost.exchanges["ad"] == nil)
         #expect(
             c.call(.exchangeDeclare(ExchangeDeclare(exchange: "ad", type: "direct", passive: true)))
@@ -269,7 +278,9 @@ import Testing
             c.call(.queueDeclare(QueueDeclare(queue: "q", arguments: ["x-message-ttl": .int32(1000)])))
                 == ["1:queue.declare-ok q 0 0"])
         #expect(
-            c.call(.queueDeclare(QueueDeclare(queue: "q", arguments: ["x-message-ttl": .int32(1000), "x-custom": .string("v")])))
+            c.call(
+                .queueDeclare(
+                    QueueDeclare(queue: "q", arguments: ["x-message-ttl": .int32(1000), "x-custom": .string("v")])))
                 == ["1:queue.declare-ok q 0 0"])
     }
 
@@ -335,7 +346,8 @@ import Testing
         c.openChannel(2)
         _ = c.consume("q", tag: "c", channel: 2)
         c.openChannel(3)
-        #expect(c.call(.queueDelete(QueueDelete(queue: "q", ifUnused: true)), channel: 3) == ["3:channel.close 406 50/40"])
+        #expect(
+            c.call(.queueDelete(QueueDelete(queue: "q", ifUnused: true)), channel: 3) == ["3:channel.close 406 50/40"])
         #expect(vhost.queues["q"] != nil)
     }
 
@@ -352,13 +364,17 @@ import Testing
         #expect(c.call(.queueBind(QueueBind(queue: "nope", exchange: "amq.direct"))) == ["1:channel.close 404 50/20"])
         c.openChannel(2)
         c.declareQueue("q", channel: 2)
-        #expect(c.call(.queueBind(QueueBind(queue: "q", exchange: "nope")), channel: 2) == ["2:channel.close 404 50/20"])
+        #expect(
+            c.call(.queueBind(QueueBind(queue: "q", exchange: "nope")), channel: 2) == ["2:channel.close 404 50/20"])
     }
 
     @Test func unbindingWhatDoesNotExistSucceeds() {
         let c = client()
         c.declareQueue("q")
-        #expect(c.call(.queueUnbind(QueueUnbind(queue: "q", exchange: "amq.direct", routingKey: "never"))) == ["1:queue.unbind-ok"])
+        #expect(
+            c.call(.queueUnbind(QueueUnbind(queue: "q", exchange: "amq.direct", routingKey: "never"))) == [
+                "1:queue.unbind-ok"
+            ])
         #expect(c.call(.queueUnbind(QueueUnbind(queue: "nope", exchange: "nope"))) == ["1:queue.unbind-ok"])
     }
 

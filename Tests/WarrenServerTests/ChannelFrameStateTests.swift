@@ -52,7 +52,9 @@ import Testing
 
     @Test func publishCommandNamesItsChannel() throws {
         var state = started(bodySize: 1)
-        guard case .publish(.publish(let channel, _, let immediate, _)) = state.body(ByteBuffer(string: "x"), channel: 3) else {
+        guard
+            case .publish(.publish(let channel, _, let immediate, _)) = state.body(ByteBuffer(string: "x"), channel: 3)
+        else {
             Issue.record("expected a publish")
             return
         }

@@ -64,7 +64,8 @@ import Testing
         b.writeMethodFrame(
             channel: 0,
             .connectionStartOk(ConnectionStartOk(mechanism: "PLAIN", response: Array("\u{0}guest\u{0}guest".utf8))))
-        b.writeMethodFrame(channel: 0, .connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 0)))
+        b.writeMethodFrame(
+            channel: 0, .connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 0)))
         b.writeMethodFrame(channel: 0, .connectionOpen(ConnectionOpen(virtualHost: "/")))
         b.writeMethodFrame(channel: 1, .channelOpen(ChannelOpen()))
         try h.write(b)
@@ -78,7 +79,8 @@ import Testing
         let h = try ConnectionHarness()
         try h.writeProtocolHeader()
         _ = try h.readFrames()
-        try h.send(.connectionStartOk(ConnectionStartOk(mechanism: "PLAIN", response: Array("\u{0}guest\u{0}nope".utf8))))
+        try h.send(
+            .connectionStartOk(ConnectionStartOk(mechanism: "PLAIN", response: Array("\u{0}guest\u{0}nope".utf8))))
         #expect(try h.readFrames().isEmpty)
         #expect(!h.isActive)
     }
@@ -124,7 +126,8 @@ import Testing
     @Test func unknownVhostIsClosedWith530() throws {
         let h = try ConnectionHarness()
         try h.writeProtocolHeader()
-        try h.send(.connectionStartOk(ConnectionStartOk(mechanism: "PLAIN", response: Array("\u{0}guest\u{0}guest".utf8))))
+        try h.send(
+            .connectionStartOk(ConnectionStartOk(mechanism: "PLAIN", response: Array("\u{0}guest\u{0}guest".utf8))))
         try h.send(.connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 0)))
         try h.send(.connectionOpen(ConnectionOpen(virtualHost: "nope")))
         let frames = try h.readFrames()
@@ -156,7 +159,9 @@ import Testing
             frames.first
                 == .method(
                     channel: 1,
-                    .basicGetOk(BasicGetOk(deliveryTag: 1, redelivered: false, exchange: "", routingKey: "q", messageCount: 0))))
+                    .basicGetOk(
+                        BasicGetOk(deliveryTag: 1, redelivered: false, exchange: "", routingKey: "q", messageCount: 0)))
+        )
         guard frames.count == 3, case .header(1, let header) = frames[1], case .body(1, let body) = frames[2] else {
             Issue.record("expected header and body frames, got \(frames)")
             return
@@ -459,7 +464,8 @@ import Testing
         try h.openChannel()
         var b = ByteBuffer()
         b.writeContent(
-            channel: 1, method: .basicPublish(BasicPublish(exchange: "amq.direct", routingKey: "none", mandatory: true)),
+            channel: 1,
+            method: .basicPublish(BasicPublish(exchange: "amq.direct", routingKey: "none", mandatory: true)),
             properties: RawProperties(BasicProperties(messageID: "m")), body: ByteBuffer(string: "back"),
             frameMax: 131072)
         try h.write(b)
@@ -468,7 +474,9 @@ import Testing
             frames.first
                 == .method(
                     channel: 1,
-                    .basicReturn(BasicReturn(replyCode: 312, replyText: "NO_ROUTE", exchange: "amq.direct", routingKey: "none"))))
+                    .basicReturn(
+                        BasicReturn(replyCode: 312, replyText: "NO_ROUTE", exchange: "amq.direct", routingKey: "none")))
+        )
         #expect(frames.count == 3)
         if frames.count == 3, case .body(1, let body) = frames[2] {
             #expect(String(buffer: body) == "back")
@@ -480,7 +488,8 @@ import Testing
         // connection.open is unexpected_frame (505), answered with connection.close.
         let h = try ConnectionHarness()
         try h.writeProtocolHeader()
-        try h.send(.connectionStartOk(ConnectionStartOk(mechanism: "PLAIN", response: Array("\u{0}guest\u{0}guest".utf8))))
+        try h.send(
+            .connectionStartOk(ConnectionStartOk(mechanism: "PLAIN", response: Array("\u{0}guest\u{0}guest".utf8))))
         try h.send(.connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 0)))
         _ = try h.readFrames()
         try h.send(.channelOpen(ChannelOpen()), channel: 1)

@@ -48,7 +48,9 @@ import Testing
 
     static func open(capabilities: FieldTable = [:]) -> Machine {
         var m = tuning(capabilities: capabilities)
-        _ = m.methodReceived(.connectionTuneOk(ConnectionTuneOk(channelMax: 2047, frameMax: 131072, heartbeat: 60)), authenticate: acceptGuest)
+        _ = m.methodReceived(
+            .connectionTuneOk(ConnectionTuneOk(channelMax: 2047, frameMax: 131072, heartbeat: 60)),
+            authenticate: acceptGuest)
         _ = m.methodReceived(.connectionOpen(ConnectionOpen(virtualHost: "/")), authenticate: acceptGuest)
         return m
     }
@@ -127,14 +129,17 @@ import Testing
 
     @Test func badPasswordWithoutAuthenticationFailureCloseJustClosesTheSocket() {
         var m = Self.started()
-        #expect(m.methodReceived(Self.startOk(response: Self.plain("guest", "wrong")), authenticate: Self.acceptGuest) == .closeSocket)
+        #expect(
+            m.methodReceived(Self.startOk(response: Self.plain("guest", "wrong")), authenticate: Self.acceptGuest)
+                == .closeSocket)
         #expect(m.isClosing)
     }
 
     @Test func badPasswordWithAuthenticationFailureCloseSendsAccessRefused() {
         var m = Self.started()
         let action = m.methodReceived(
-            Self.startOk(response: Self.plain("guest", "wrong"), capabilities: ["authentication_failure_close": .boolean(true)]),
+            Self.startOk(
+                response: Self.plain("guest", "wrong"), capabilities: ["authentication_failure_close": .boolean(true)]),
             authenticate: Self.acceptGuest)
         #expect(
             action
@@ -143,7 +148,8 @@ import Testing
                     text: "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. "
                         + "For details see the broker logfile.", classID: 0, methodID: 0))
         // The client's close-ok then ends the connection.
-        #expect(m.methodReceived(.connectionCloseOk(ConnectionCloseOk()), authenticate: Self.acceptGuest) == .closeSocket)
+        #expect(
+            m.methodReceived(.connectionCloseOk(ConnectionCloseOk()), authenticate: Self.acceptGuest) == .closeSocket)
     }
 
     @Test func malformedPlainResponseIsARefusedLogin() {
@@ -168,8 +174,12 @@ import Testing
     }
 
     @Test func clientCapabilitiesAreCarriedToTheSession() {
-        var m = Self.tuning(capabilities: ["consumer_cancel_notify": .boolean(true), "connection.blocked": .boolean(true)])
-        _ = m.methodReceived(.connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 0)), authenticate: Self.acceptGuest)
+        var m = Self.tuning(capabilities: [
+            "consumer_cancel_notify": .boolean(true), "connection.blocked": .boolean(true),
+        ])
+        _ = m.methodReceived(
+            .connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 0)),
+            authenticate: Self.acceptGuest)
         let action = m.methodReceived(.connectionOpen(ConnectionOpen(virtualHost: "/")), authenticate: Self.acceptGuest)
         #expect(
             action
@@ -184,7 +194,9 @@ import Testing
     @Test func acceptableTuneOkIsNegotiated() {
         var m = Self.tuning()
         #expect(
-            m.methodReceived(.connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 5)), authenticate: Self.acceptGuest)
+            m.methodReceived(
+                .connectionTuneOk(ConnectionTuneOk(channelMax: 10, frameMax: 4096, heartbeat: 5)),
+                authenticate: Self.acceptGuest)
                 == .tuned(.init(channelMax: 10, frameMax: 4096, heartbeat: 5)))
         #expect(
             m.methodReceived(.connectionOpen(ConnectionOpen(virtualHost: "/")), authenticate: Self.acceptGuest)
@@ -194,7 +206,9 @@ import Testing
     @Test func tuneOkAtTheServerMaximumsIsAccepted() {
         var m = Self.tuning()
         #expect(
-            m.methodReceived(.connectionTuneOk(ConnectionTuneOk(channelMax: 2047, frameMax: 131072, heartbeat: 0)), authenticate: Self.acceptGuest)
+            m.methodReceived(
+                .connectionTuneOk(ConnectionTuneOk(channelMax: 2047, frameMax: 131072, heartbeat: 0)),
+                authenticate: Self.acceptGuest)
                 == .tuned(.init(channelMax: 2047, frameMax: 131072, heartbeat: 0)))
     }
 
@@ -221,7 +235,9 @@ import Testing
 
     @Test func openAsksForTheVhostAndUnknownVhostIsNotAllowed() {
         var m = Self.tuning()
-        _ = m.methodReceived(.connectionTuneOk(ConnectionTuneOk(channelMax: 1, frameMax: 4096, heartbeat: 0)), authenticate: Self.acceptGuest)
+        _ = m.methodReceived(
+            .connectionTuneOk(ConnectionTuneOk(channelMax: 1, frameMax: 4096, heartbeat: 0)),
+            authenticate: Self.acceptGuest)
         #expect(
             m.methodReceived(.connectionOpen(ConnectionOpen(virtualHost: "other")), authenticate: Self.acceptGuest)
                 == .openVhost(name: "other", user: "guest", capabilities: ClientCapabilities()))
@@ -235,7 +251,8 @@ import Testing
     @Test func clientCloseIsAnsweredWithCloseOk() {
         var m = Self.open()
         #expect(
-            m.methodReceived(.connectionClose(ConnectionClose(replyCode: 200, replyText: "bye")), authenticate: Self.acceptGuest)
+            m.methodReceived(
+                .connectionClose(ConnectionClose(replyCode: 200, replyText: "bye")), authenticate: Self.acceptGuest)
                 == .acceptClose)
         #expect(m.isClosing)
         #expect(m.methodReceived(.connectionCloseOk(ConnectionCloseOk()), authenticate: Self.acceptGuest) == .none)
@@ -254,7 +271,8 @@ import Testing
         // A second error while closing sends nothing more.
         #expect(m.fail(541, "again", classID: 0, methodID: 0) == .none)
         #expect(m.methodReceived(.connectionOpen(ConnectionOpen()), authenticate: Self.acceptGuest) == .none)
-        #expect(m.methodReceived(.connectionCloseOk(ConnectionCloseOk()), authenticate: Self.acceptGuest) == .closeSocket)
+        #expect(
+            m.methodReceived(.connectionCloseOk(ConnectionCloseOk()), authenticate: Self.acceptGuest) == .closeSocket)
     }
 
     @Test func simultaneousCloseIsAnsweredWithCloseOk() {
@@ -266,7 +284,9 @@ import Testing
     @Test func updateSecretIsAcknowledgedWhenOpen() {
         var m = Self.open()
         #expect(
-            m.methodReceived(.connectionUpdateSecret(ConnectionUpdateSecret(newSecret: [1], reason: "r")), authenticate: Self.acceptGuest)
+            m.methodReceived(
+                .connectionUpdateSecret(ConnectionUpdateSecret(newSecret: [1], reason: "r")),
+                authenticate: Self.acceptGuest)
                 == .send(.connectionUpdateSecretOk(ConnectionUpdateSecretOk())))
     }
 

@@ -2,7 +2,9 @@ import AMQPProtocol
 
 extension VirtualHost {
     /// The durable topology in RabbitMQ's definitions form (for export_definitions).
-    public func topologyDefinitions() -> (exchanges: [ExchangeDefinition], queues: [QueueDefinition], bindings: [BindingDefinition]) {
+    public func topologyDefinitions() -> (
+        exchanges: [ExchangeDefinition], queues: [QueueDefinition], bindings: [BindingDefinition]
+    ) {
         let exchanges = self.exchanges.values
             .filter { $0.durable && !$0.name.isEmpty && !$0.name.hasPrefix("amq.") }
             .sorted { $0.name < $1.name }
@@ -14,9 +16,13 @@ extension VirtualHost {
         let queues = self.queues.values
             .filter { $0.durable && $0.exclusiveOwner == nil }
             .sorted { $0.name < $1.name }
-            .map { QueueDefinition(name: $0.name, vhost: name, durable: true, autoDelete: $0.autoDelete, arguments: $0.arguments) }
+            .map {
+                QueueDefinition(
+                    name: $0.name, vhost: name, durable: true, autoDelete: $0.autoDelete, arguments: $0.arguments)
+            }
         var bindings: [BindingDefinition] = []
-        for source in self.exchanges.values.sorted(by: { $0.name < $1.name }) where source.durable && !source.name.isEmpty {
+        for source in self.exchanges.values.sorted(by: { $0.name < $1.name })
+        where source.durable && !source.name.isEmpty {
             for b in source.bindings {
                 switch b.destination {
                 case .queue(let q) where q.durable && q.exclusiveOwner == nil:
@@ -59,7 +65,9 @@ extension VirtualHost {
             switch b.destinationType {
             case .queue:
                 guard self.queues[b.destination] != nil else { continue }
-                try bind(queue: b.destination, exchange: b.source, routingKey: b.routingKey, arguments: b.arguments, sessionID: 0)
+                try bind(
+                    queue: b.destination, exchange: b.source, routingKey: b.routingKey, arguments: b.arguments,
+                    sessionID: 0)
             case .exchange:
                 guard self.exchanges[b.destination] != nil else { continue }
                 try bind(destination: b.destination, source: b.source, routingKey: b.routingKey, arguments: b.arguments)

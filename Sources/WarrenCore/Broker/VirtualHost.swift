@@ -98,14 +98,17 @@ public final class VirtualHost: @unchecked Sendable {
                     destination = .queue(q)
                 }
                 source.bind(
-                    Binding(destination: destination, routingKey: record.routingKey ?? "", arguments: record.decodedArguments()))
+                    Binding(
+                        destination: destination, routingKey: record.routingKey ?? "",
+                        arguments: record.decodedArguments()))
             default:
                 continue
             }
         }
         store.removeOrphanedQueueDirectories(keeping: queueNames)
         logger.info(
-            "vhost '\(name)' recovered \(exchanges.count) exchanges, \(queueNames.count) durable queues, \(restored) messages")
+            "vhost '\(name)' recovered \(exchanges.count) exchanges, \(queueNames.count) durable queues, \(restored) messages"
+        )
     }
 
     /// The vhost is being deleted: every queue and its stored messages go, and the storage
@@ -332,7 +335,9 @@ public final class VirtualHost: @unchecked Sendable {
         let e = try bindableExchange(exchangeName)
         try validateBindingArguments(e, arguments)
         let binding = Binding(destination: .queue(q), routingKey: routingKey, arguments: arguments)
-        if e.bind(binding) && e.durable && isDurable(binding.destination) { record(.binding(.bind, source: e, binding)) }
+        if e.bind(binding) && e.durable && isDurable(binding.destination) {
+            record(.binding(.bind, source: e, binding))
+        }
     }
 
     public func unbind(

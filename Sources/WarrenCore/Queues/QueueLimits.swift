@@ -22,7 +22,8 @@ public struct QueueLimits: Sendable, Equatable {
         func nonNegative(_ key: String, allowZero: Bool = true) throws(BrokerError) -> Int64? {
             guard let value = arguments[key] else { return nil }
             guard let n = value.integerValue else {
-                throw .preconditionFailed("invalid arg '\(key)': expected an integer, got \(QueueArguments.describe(value))")
+                throw .preconditionFailed(
+                    "invalid arg '\(key)': expected an integer, got \(QueueArguments.describe(value))")
             }
             if n < 0 || (!allowZero && n == 0) {
                 throw .preconditionFailed(

@@ -262,7 +262,8 @@ final class ChannelSession {
             if let channel = vhost.directReplyChannels[key] {
                 channel.deliverDirectReply(message)
             } else if mandatory {
-                session.emit(.returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
+                session.emit(
+                    .returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
             }
             return .accepted
         }
@@ -270,7 +271,8 @@ final class ChannelSession {
         vhost.route(message, via: exchange, into: &routeScratch)
         if routeScratch.isEmpty {
             if mandatory {
-                session.emit(.returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
+                session.emit(
+                    .returned(channel: number, replyCode: ReplyCode.noRoute, replyText: "NO_ROUTE", message: message))
             }
             return .accepted
         }

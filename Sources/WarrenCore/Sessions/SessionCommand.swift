@@ -29,7 +29,9 @@ public struct ClientCapabilities: Sendable, Equatable {
     public var connectionBlocked = false
     public var authenticationFailureClose = false
 
-    public init(consumerCancelNotify: Bool = false, connectionBlocked: Bool = false, authenticationFailureClose: Bool = false) {
+    public init(
+        consumerCancelNotify: Bool = false, connectionBlocked: Bool = false, authenticationFailureClose: Bool = false
+    ) {
         self.consumerCancelNotify = consumerCancelNotify
         self.connectionBlocked = connectionBlocked
         self.authenticationFailureClose = authenticationFailureClose

@@ -18,7 +18,8 @@ import NIOCore
 public final class MessageStore: @unchecked Sendable {
     /// Runs `fdatasync` on the fds and `fsync` on the directories off the event loop, then
     /// calls the completion back on the vhost's loop.
-    public typealias Syncer = @Sendable (_ fds: [Int32], _ directories: [String], _ completion: @escaping @Sendable () -> Void) -> Void
+    public typealias Syncer =
+        @Sendable (_ fds: [Int32], _ directories: [String], _ completion: @escaping @Sendable () -> Void) -> Void
 
     public let directory: String
     let logger: Logger
@@ -49,7 +50,9 @@ public final class MessageStore: @unchecked Sendable {
     public private(set) var lastWriteError: StorageError?
     var onSynced: ((UInt64) -> Void)?
 
-    public init(directory: String, segmentSize: UInt32 = 32 * 1024 * 1024, logger: Logger, syncer: @escaping Syncer)
+    public init(
+        directory: String, segmentSize: UInt32 = 32 * 1024 * 1024, logger: Logger, syncer: @escaping Syncer
+    )
         throws(StorageError)
     {
         self.directory = directory

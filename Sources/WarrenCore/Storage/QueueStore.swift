@@ -58,7 +58,8 @@ public final class QueueStore {
         newDirectoryEntries = true
     }
 
-    private init(directory: String, segmentSize: UInt32, logger: Logger, segments: [UInt32: Segment], current: Segment) {
+    private init(directory: String, segmentSize: UInt32, logger: Logger, segments: [UInt32: Segment], current: Segment)
+    {
         self.directory = directory
         self.segmentSize = segmentSize
         self.logger = logger
@@ -168,10 +169,12 @@ public final class QueueStore {
         guard let segment = segments[location.segment] else {
             throw StorageError("segment \(location.segment) of \(directory) is gone")
         }
-        if segment === current && location.offset + location.length > current.size - UInt32(pendingWrite.readableBytes) {
+        if segment === current && location.offset + location.length > current.size - UInt32(pendingWrite.readableBytes)
+        {
             try flush()
         }
-        let record = try PosixFile.read(segment.fd, at: location.offset, length: Int(location.length), path: segment.path)
+        let record = try PosixFile.read(
+            segment.fd, at: location.offset, length: Int(location.length), path: segment.path)
         guard let message = MessageRecord.decode(record) else {
             throw StorageError("damaged record at \(segment.path):\(location.offset)")
         }

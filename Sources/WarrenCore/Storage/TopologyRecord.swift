@@ -53,7 +53,8 @@ struct TopologyRecord: Codable, Equatable {
     }
 
     static func queue(_ q: MessageQueue) -> TopologyRecord {
-        TopologyRecord(op: .declareQueue, name: q.name, autoDelete: q.autoDelete, arguments: encodeArguments(q.arguments))
+        TopologyRecord(
+            op: .declareQueue, name: q.name, autoDelete: q.autoDelete, arguments: encodeArguments(q.arguments))
     }
 
     static func binding(_ op: Operation, source: Exchange, _ b: Binding) -> TopologyRecord {

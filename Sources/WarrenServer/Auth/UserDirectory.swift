@@ -41,7 +41,9 @@ public final class UserDirectory: Sendable {
 
     /// Applies a change and saves the result; returns the new database and access rules.
     @discardableResult
-    public func update<T>(_ change: (inout UserDatabase) throws -> T) throws -> (result: T, database: UserDatabase, access: AccessControl) {
+    public func update<T>(
+        _ change: (inout UserDatabase) throws -> T
+    ) throws -> (result: T, database: UserDatabase, access: AccessControl) {
         let (result, database, access) = try state.withLockedValue { state -> (T, UserDatabase, AccessControl) in
             var database = state.database
             let result = try change(&database)

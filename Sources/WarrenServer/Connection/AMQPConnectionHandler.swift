@@ -130,7 +130,9 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     /// as usual; if the byte stream is broken it is closed once connection.close is written.
     private func frameRejected(_ error: AMQPProtocolError, consumed: Bool, context: ChannelHandlerContext) {
         logger.info("connection error: \(error.text)")
-        perform(machine.fail(error.replyCode, error.text, classID: error.classID, methodID: error.methodID), context: context)
+        perform(
+            machine.fail(error.replyCode, error.text, classID: error.classID, methodID: error.methodID),
+            context: context)
         if !consumed {
             // Called from inside `inbound.feed`: the buffer is dropped by the caller.
             discardInput = true
@@ -176,7 +178,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         case .method(let number, let method):
             guard machine.isOpen else {
                 if !machine.isClosing {
-                    connectionError(ReplyCode.unexpectedFrame, "expected method on channel 0, got a channel frame", method)
+                    connectionError(
+                        ReplyCode.unexpectedFrame, "expected method on channel 0, got a channel frame", method)
                 }
                 return
             }
@@ -443,7 +446,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
                     message: message, into: &out, context: context)
             case .closeConnection(let code, let text, let classID, let methodID):
                 if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
-                perform(machine.close(replyCode: code, text: text, classID: classID, methodID: methodID), context: context)
+                perform(
+                    machine.close(replyCode: code, text: text, classID: classID, methodID: methodID), context: context)
                 return
             }
         }
@@ -532,7 +536,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         }
         if let forced = event as? ForcedCloseEvent {
             if machine.isOpen {
-                perform(machine.fail(ReplyCode.connectionForced, forced.reason, classID: 0, methodID: 0), context: context)
+                perform(
+                    machine.fail(ReplyCode.connectionForced, forced.reason, classID: 0, methodID: 0), context: context)
             } else {
                 closeSocket()
             }

@@ -167,7 +167,9 @@ struct ConnectionStateMachine {
     mutating func fail(_ replyCode: UInt16, _ detail: String, classID: UInt16, methodID: UInt16) -> Action {
         guard !isClosing else { return .none }
         state = .closing
-        return .close(replyCode: replyCode, text: "\(ReplyCode.name(replyCode)) - \(detail)", classID: classID, methodID: methodID)
+        return .close(
+            replyCode: replyCode, text: "\(ReplyCode.name(replyCode)) - \(detail)", classID: classID, methodID: methodID
+        )
     }
 
     /// A close whose text is already complete (from a session).

@@ -36,7 +36,9 @@ public final class BrokerControlHandler: ControlCommandHandler {
         case "list_channels": return await channelTable(request.columns)
         case "list_consumers": return await consumerTable(request)
         case "close_connection":
-            guard let name = request.args.first else { return .failure("close_connection needs a connection name", .usage) }
+            guard let name = request.args.first else {
+                return .failure("close_connection needs a connection name", .usage)
+            }
             let reason = request.args.count > 1 ? request.args[1] : "Closed via warrenctl"
             return runtime.connections.close(named: name, reason: reason)
                 ? .done : .failure("Connection \(name) does not exist", .noUser)
@@ -124,7 +126,9 @@ public final class BrokerControlHandler: ControlCommandHandler {
     }
 
     static func bindingTable(_ vhost: VirtualHost, _ columns: [String]) -> ControlResponse {
-        func record(_ source: String, _ destination: String, _ kind: String, _ key: String, _ arguments: FieldTable)
+        func record(
+            _ source: String, _ destination: String, _ kind: String, _ key: String, _ arguments: FieldTable
+        )
             -> [String: JSONValue]
         {
             [
@@ -146,9 +150,10 @@ public final class BrokerControlHandler: ControlCommandHandler {
     private func connectionTable(_ columns: [String]) async -> ControlResponse {
         var records: [[String: JSONValue]] = []
         for info in runtime.connections.all {
-            let channels = (try? await runtime.vhost(named: info.vhost)?.eventLoop.submit {
-                info.session.channelSummaries.count
-            }.get()) ?? 0
+            let channels =
+                (try? await runtime.vhost(named: info.vhost)?.eventLoop.submit {
+                    info.session.channelSummaries.count
+                }.get()) ?? 0
             records.append([
                 "pid": .string(info.pid), "name": .string(info.name), "user": .string(info.user),
                 "vhost": .string(info.vhost),
@@ -176,7 +181,8 @@ public final class BrokerControlHandler: ControlCommandHandler {
                     "consumer_count": .int(Int64(c.consumerCount)),
                     "messages_unacknowledged": .int(Int64(c.unacknowledged)),
                     "prefetch_count": .int(Int64(c.prefetchCount)),
-                    "global_prefetch_count": .int(Int64(c.globalPrefetchCount)), "pid": .string("<\(info.id).\(c.number)>"),
+                    "global_prefetch_count": .int(Int64(c.globalPrefetchCount)),
+                    "pid": .string("<\(info.id).\(c.number)>"),
                 ])
             }
         }

@@ -29,7 +29,8 @@ public final class AMQPServer: Sendable {
             // consumers queue behind it, so batches bound how long an ack waits.
             .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 65536))
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 65536)
+            )
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { [self] channel in
                 let id = ObjectIdentifier(channel)
@@ -58,7 +59,8 @@ public final class AMQPServer: Sendable {
             guard let transition else { return }
             let blocked = transition == .raised
             if blocked {
-                logger.warning("disk alarm: \(free) bytes free in \(path), below the limit of \(limit); publishers are blocked")
+                logger.warning(
+                    "disk alarm: \(free) bytes free in \(path), below the limit of \(limit); publishers are blocked")
             } else {
                 logger.notice("disk alarm cleared: \(free) bytes free in \(path); publishers may continue")
             }

@@ -128,4 +128,3 @@ public final class BrokerRuntime: Sendable {
         try? await syncThreads.shutdownGracefully()
     }
 }
-

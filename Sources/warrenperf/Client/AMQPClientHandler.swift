@@ -323,7 +323,9 @@ final class AMQPClientHandler: ChannelInboundHandler {
     /// Opens channel `id`, with `observer` hearing what arrives on it.
     func openChannel(_ id: UInt16, observer: ChannelObserver? = nil) -> EventLoopFuture<Void> {
         if let failure { return eventLoop.makeFailedFuture(failure) }
-        if Int(id) >= channels.count { channels.append(contentsOf: repeatElement(nil, count: Int(id) + 1 - channels.count)) }
+        if Int(id) >= channels.count {
+            channels.append(contentsOf: repeatElement(nil, count: Int(id) + 1 - channels.count))
+        }
         let state = ClientChannelState(id: id)
         state.observer = observer
         channels[Int(id)] = state

@@ -7,8 +7,10 @@ struct AMQPURI: Sendable, Equatable, CustomStringConvertible {
     var password = "guest"
     var virtualHost = "/"
 
-    init(host: String = "127.0.0.1", port: Int = 5672, user: String = "guest", password: String = "guest",
-         virtualHost: String = "/") {
+    init(
+        host: String = "127.0.0.1", port: Int = 5672, user: String = "guest", password: String = "guest",
+        virtualHost: String = "/"
+    ) {
         self.host = host
         self.port = port
         self.user = user

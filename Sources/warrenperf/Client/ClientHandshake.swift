@@ -50,7 +50,8 @@ struct ClientHandshake {
             ])
         case (.awaitingTune, .connectionTune(let tune)):
             let tuned = ConnectionTuneOk(
-                channelMax: tune.channelMax == 0 ? Self.preferredChannelMax : min(tune.channelMax, Self.preferredChannelMax),
+                channelMax: tune.channelMax == 0
+                    ? Self.preferredChannelMax : min(tune.channelMax, Self.preferredChannelMax),
                 frameMax: tune.frameMax == 0 ? Self.preferredFrameMax : min(tune.frameMax, Self.preferredFrameMax),
                 heartbeat: 0)
             state = .awaitingOpenOk(tuned)

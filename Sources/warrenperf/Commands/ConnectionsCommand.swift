@@ -46,7 +46,8 @@ struct ConnectionsCommand: AsyncParsableCommand {
                     next += 1
                     tasks.addTask {
                         do {
-                            let connection = try await ClientConnection.open(uri, group: group, name: "warrenperf-conn-\(i)")
+                            let connection = try await ClientConnection.open(
+                                uri, group: group, name: "warrenperf-conn-\(i)")
                             meter.add(operations: 1)
                             return connection
                         } catch {
@@ -74,7 +75,8 @@ struct ConnectionsCommand: AsyncParsableCommand {
             if (ContinuousClock.now - start).seconds >= Double(second) {
                 let delta = totals - previous
                 MeasurementWindow.report(
-                    "t=\(second)s open=\(rateText(delta.operations, 1)) opened=\(totals.operations) failed=\(totals.failures)")
+                    "t=\(second)s open=\(rateText(delta.operations, 1)) opened=\(totals.operations) failed=\(totals.failures)"
+                )
                 previous = totals
                 second += 1
             }

@@ -42,7 +42,8 @@ struct LatencyCommand: AsyncParsableCommand {
             MeasurementWindow.report("warrenperf: cannot set up on \(uri): \(error)")
             throw ExitCode(2)
         }
-        var summary = LatencySummary(broker: uri.description, clients: clients, size: size, directReplyTo: directReplyTo)
+        var summary = LatencySummary(
+            broker: uri.description, clients: clients, size: size, directReplyTo: directReplyTo)
         var clientConnections: [ClientConnection] = []
         var rpcClients: [NIOLoopBound<RPCClient>] = []
         var responderObject: NIOLoopBound<RPCResponder>?
@@ -54,7 +55,8 @@ struct LatencyCommand: AsyncParsableCommand {
             }
             try await responder.call(
                 .basicConsume(BasicConsume(queue: requestQueue, consumerTag: "warrenperf-responder", noAck: true)))
-            clientConnections = try await ConnectionPool.open(clients, uri: uri, group: group, name: "warrenperf-client")
+            clientConnections = try await ConnectionPool.open(
+                clients, uri: uri, group: group, name: "warrenperf-client")
             for connection in clientConnections {
                 rpcClients.append(try await startClient(connection, requestQueue: requestQueue, meter: meter))
             }
@@ -106,7 +108,9 @@ struct LatencyCommand: AsyncParsableCommand {
             return NIOLoopBound(client, eventLoop: handler.eventLoop)
         }
         try await connection.call(
-            .basicConsume(BasicConsume(queue: replyTo, consumerTag: "warrenperf-replies", noAck: true, exclusive: !directReplyTo)))
+            .basicConsume(
+                BasicConsume(queue: replyTo, consumerTag: "warrenperf-replies", noAck: true, exclusive: !directReplyTo))
+        )
         return client
     }
 }

@@ -42,7 +42,9 @@ struct ThroughputCommand: AsyncParsableCommand {
     @Option(name: .customLong("routing-key"), help: "Routing key; repeat for several (used in turn).")
     var routingKeys: [String] = []
 
-    @Option(name: .customLong("binding-key"), help: "Binding key of each queue; repeat for several (default: the routing keys).")
+    @Option(
+        name: .customLong("binding-key"),
+        help: "Binding key of each queue; repeat for several (default: the routing keys).")
     var bindingKeys: [String] = []
 
     @Option(help: "Queues bound to the exchange; consumers are spread over them.")
@@ -61,7 +63,8 @@ struct ThroughputCommand: AsyncParsableCommand {
         if producers > 1000 || consumers > 1000 { throw ValidationError("at most 1000 producers and 1000 consumers") }
         if size < 0 { throw ValidationError("--size must be 0 or more") }
         if confirm < 0 || prefetch < 0 || prefetch > Int(UInt16.max) || rate < 0 || queues < 1 {
-            throw ValidationError("--confirm, --prefetch (at most 65535), --rate must be 0 or more; --queues at least 1")
+            throw ValidationError(
+                "--confirm, --prefetch (at most 65535), --rate must be 0 or more; --queues at least 1")
         }
     }
 
@@ -89,12 +92,15 @@ struct ThroughputCommand: AsyncParsableCommand {
         var publishers: [NIOLoopBound<Publisher>] = []
         var consumerObjects: [NIOLoopBound<Consumer>] = []
         do {
-            consumerConnections = try await ConnectionPool.open(consumers, uri: uri, group: group, name: "warrenperf-consumer")
+            consumerConnections = try await ConnectionPool.open(
+                consumers, uri: uri, group: group, name: "warrenperf-consumer")
             for (i, connection) in consumerConnections.enumerated() {
                 consumerObjects.append(
-                    try await startConsumer(connection, index: i, queue: queueNames[i % queueNames.count], meter: meter))
+                    try await startConsumer(connection, index: i, queue: queueNames[i % queueNames.count], meter: meter)
+                )
             }
-            producerConnections = try await ConnectionPool.open(producers, uri: uri, group: group, name: "warrenperf-producer")
+            producerConnections = try await ConnectionPool.open(
+                producers, uri: uri, group: group, name: "warrenperf-producer")
             for connection in producerConnections {
                 publishers.append(try await makePublisher(connection, exchange: exchangeName, keys: keys, meter: meter))
             }
@@ -182,10 +188,19 @@ struct ThroughputCommand: AsyncParsableCommand {
 }
 
 extension NIOLoopBound where Value == Publisher {
-    func start() { let bound = self; eventLoop.execute { bound.value.start() } }
-    func stop() { let bound = self; eventLoop.execute { bound.value.stop() } }
+    func start() {
+        let bound = self
+        eventLoop.execute { bound.value.start() }
+    }
+    func stop() {
+        let bound = self
+        eventLoop.execute { bound.value.stop() }
+    }
 }
 
 extension NIOLoopBound where Value == Consumer {
-    func stop() { let bound = self; eventLoop.execute { bound.value.stopped = true } }
+    func stop() {
+        let bound = self
+        eventLoop.execute { bound.value.stopped = true }
+    }
 }

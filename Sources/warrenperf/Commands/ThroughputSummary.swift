@@ -54,7 +54,9 @@ struct ThroughputSummary: RunSummary {
         publishRate = rate(published, over: outcome.elapsed)
         consumeRate = rate(consumed, over: outcome.elapsed)
         confirmRate = rate(confirmed, over: outcome.elapsed)
-        perSecond = outcome.perSecond.map { Second(published: $0.published, consumed: $0.consumed, confirmed: $0.confirmed) }
+        perSecond = outcome.perSecond.map {
+            Second(published: $0.published, consumed: $0.consumed, confirmed: $0.confirmed)
+        }
     }
 
     var text: String {
@@ -67,7 +69,9 @@ struct ThroughputSummary: RunSummary {
             "  published \(published) (\(publishRate) msg/s)",
             "  consumed  \(consumed) (\(consumeRate) msg/s)",
         ]
-        if confirm > 0 { lines.append("  confirmed \(confirmed) (\(confirmRate) msg/s)\(nacked > 0 ? ", nacked \(nacked)" : "")") }
+        if confirm > 0 {
+            lines.append("  confirmed \(confirmed) (\(confirmRate) msg/s)\(nacked > 0 ? ", nacked \(nacked)" : "")")
+        }
         if let error { lines.append("  error: \(error)") }
         return lines.joined(separator: "\n")
     }

@@ -38,7 +38,8 @@ final class RPCClient: ChannelObserver {
         expected = String(sequence)
         let properties = RawProperties(BasicProperties(correlationID: expected, replyTo: replyTo))
         sentAt = NIODeadline.now().uptimeNanoseconds
-        handler.publish(BasicPublish(exchange: "", routingKey: requestQueue), properties: properties, body: body, channel: 1)
+        handler.publish(
+            BasicPublish(exchange: "", routingKey: requestQueue), properties: properties, body: body, channel: 1)
     }
 
     func delivered(tag: UInt64, redelivered: Bool, properties: RawProperties, bodySize: Int) {

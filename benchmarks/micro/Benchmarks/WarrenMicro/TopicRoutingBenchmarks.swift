@@ -54,7 +54,8 @@ func topicRoutingBenchmarks() {
             _ = try vhost.declareQueue(
                 name: "q\(i)", passive: false, durable: false, exclusive: false, autoDelete: false, arguments: [:],
                 sessionID: 0)
-            try vhost.bind(queue: "q\(i)", exchange: "bench.direct", routingKey: "key\(i)", arguments: [:], sessionID: 0)
+            try vhost.bind(
+                queue: "q\(i)", exchange: "bench.direct", routingKey: "key\(i)", arguments: [:], sessionID: 0)
         }
         let body = ByteBuffer(repeating: 0x78, count: 16)
         let messages = (0..<1000).map { i in
