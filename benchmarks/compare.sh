@@ -14,6 +14,7 @@ warren=$!
 trap 'kill "$warren" 2>/dev/null; wait "$warren" 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
 
-"$bench/rabbitmq.sh" start >/dev/null
+if ! (exec 3<>/dev/tcp/127.0.0.1/5673) 2>/dev/null; then "$bench/rabbitmq.sh" start >/dev/null; fi
+rabbit=$("$bench/rabbitmq.sh" pid 2>/dev/null || ss -ltnpH 'sport = :5673' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 "$bench/compare.py" --a-port "$port" --a-pid "$warren" --a-name warren \
-    --b-port 5673 --b-pid "$("$bench/rabbitmq.sh" pid)" --b-name rabbitmq "$@"
+    --b-port 5673 --b-pid "$rabbit" --b-name rabbitmq "$@"

@@ -972,3 +972,37 @@ def test_users_vhosts_permissions_survive_restarts(fresh_broker):
         assert ctl3.run("authenticate_user", "carol", "carol-pw-2").rc == 0
     finally:
         stop_process(b3.proc)
+
+
+def test_topic_permissions_limit_routing_keys_on_topic_exchanges(broker, ctl, uid):
+    """set_topic_permissions: on a topic exchange, publishes need the routing key to match the
+    write pattern and bindings the binding key to match the read pattern."""
+    user = f"{uid}-topic"
+    with_undo = []
+    try:
+        ctl.ok("add_user", user, "pw")
+        with_undo.append(("delete_user", user))
+        ctl.ok("set_permissions", user, ".*", ".*", ".*")
+        ctl.ok("set_topic_permissions", user, "amq.topic", "^allowed\\.", "^readable\\.")
+        probe = ChannelProbe(broker, user, "pw", "/")
+        try:
+            assert probe.try_("basic.publish", None, exchange="amq.topic", routing_key="allowed.x") == "ok"
+            assert probe.try_("basic.publish", None, exchange="amq.topic", routing_key="denied.x") == (
+                403, f"ACCESS_REFUSED - access to topic 'denied.x' in exchange 'amq.topic' in vhost '/' "
+                f"refused for user '{user}'", 60, 40)
+            # Other exchange types are not limited by topic permissions.
+            assert probe.try_("basic.publish", None, exchange="amq.direct", routing_key="denied.x") == "ok"
+            q = f"{uid}-topic-q"
+            assert probe.try_("queue.declare", "queue.declare-ok", queue=q, auto_delete=False) == "ok"
+            assert probe.try_("queue.bind", "queue.bind-ok", queue=q, exchange="amq.topic",
+                              routing_key="readable.#") == "ok"
+            assert probe.try_("queue.bind", "queue.bind-ok", queue=q, exchange="amq.topic",
+                              routing_key="secret.#") == (
+                403, f"ACCESS_REFUSED - access to topic 'secret.#' in exchange 'amq.topic' in vhost '/' "
+                f"refused for user '{user}'", 50, 20)
+            assert probe.try_("queue.delete", "queue.delete-ok", queue=q) == "ok"
+        finally:
+            probe.close()
+    finally:
+        for args in with_undo:
+            ctl.quietly(*args)

@@ -8,4 +8,8 @@
 /// crc32 instruction where there is one.
 uint32_t warren_crc32c(uint32_t crc, const void *bytes, size_t length);
 
+/// Returns memory the allocator holds but no longer uses to the operating system (glibc's
+/// malloc_trim); does nothing elsewhere.
+void warren_release_free_memory(void);
+
 #endif

@@ -64,6 +64,13 @@ final class ChannelSession {
         try access.authorize(operation, user: session.user, vhost: vhost.name)
     }
 
+    /// Topic permissions: the routing key of a publish (write) or the key of a binding (read)
+    /// to a topic exchange must match the user's topic pattern for it, if there is one.
+    private func authorizeTopic(_ kind: AccessKind, exchange: String, routingKey: String) throws(BrokerError) {
+        guard let access = vhost.access, vhost.exchanges[exchange]?.kind == .topic else { return }
+        try access.checkTopic(kind, routingKey: routingKey, exchange: exchange, user: session.user, vhost: vhost.name)
+    }
+
     private func reply(_ method: AMQPMethod) {
         session.emit(.method(channel: number, method))
     }
@@ -124,12 +131,14 @@ final class ChannelSession {
             }
         case .queueBind(let m):
             try authorize(.queueBind(queue: m.queue, exchange: m.exchange))
+            try authorizeTopic(.read, exchange: m.exchange, routingKey: m.routingKey)
             try vhost.bind(
                 queue: m.queue, exchange: m.exchange, routingKey: m.routingKey, arguments: m.arguments,
                 sessionID: session.id)
             if !m.noWait { reply(.queueBindOk(QueueBindOk())) }
         case .queueUnbind(let m):
             try authorize(.queueUnbind(queue: m.queue, exchange: m.exchange))
+            try authorizeTopic(.read, exchange: m.exchange, routingKey: m.routingKey)
             try vhost.unbind(
                 queue: m.queue, exchange: m.exchange, routingKey: m.routingKey, arguments: m.arguments,
                 sessionID: session.id)
@@ -222,6 +231,7 @@ final class ChannelSession {
             publishAllowedGeneration = vhost.accessGeneration
         }
         let exchange = try vhost.exchange(named: message.exchange)
+        if exchange.kind == .topic { try authorizeTopic(.write, exchange: exchange.name, routingKey: message.routingKey) }
         if exchange.isInternal {
             throw .accessRefused("cannot publish to internal exchange '\(exchange.name)' in vhost '\(vhost.name)'")
         }

@@ -43,7 +43,15 @@ public final class BrokerRuntime: Sendable {
         self.syncThreads = NIOThreadPool(numberOfThreads: 2)
         syncThreads.start()
         for name in users.database.vhostNames { _ = try openVhost(name) }
+        // Memory freed after a burst (a long queue drained or deleted) stays with the process
+        // unless the allocator is asked to give it back.
+        let pool = syncThreads
+        trimTimer = group.next().scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
+            pool.submit { _ in MemoryRelease.releaseFreeMemory() }
+        }
     }
+
+    private nonisolated(unsafe) var trimTimer: RepeatedTask?
 
     /// The vhost, created (with its storage recovered) if it is not open yet.
     @discardableResult
