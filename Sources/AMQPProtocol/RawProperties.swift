@@ -81,8 +81,13 @@ public struct RawProperties: Sendable, Hashable {
 
     /// True when the user-id property is present and its bytes equal `string`'s UTF-8 bytes.
     /// Allocates nothing.
-    public func userIDEquals(_ string: String) -> Bool {
-        guard let index = index(of: .userID), let length = bytes.getInteger(at: index, as: UInt8.self),
+    public func userIDEquals(_ string: String) -> Bool { shortString(.userID, equals: string) }
+
+    /// True when the reply-to property is present and equals `string`. Allocates nothing.
+    public func replyToEquals(_ string: String) -> Bool { shortString(.replyTo, equals: string) }
+
+    private func shortString(_ field: PropertyField, equals string: String) -> Bool {
+        guard let index = index(of: field), let length = bytes.getInteger(at: index, as: UInt8.self),
             index + 1 + Int(length) <= bytes.writerIndex, string.utf8.count == Int(length)
         else { return false }
         let offset = index + 1 - bytes.readerIndex

@@ -44,7 +44,4 @@ public struct BrokerError: Error, Sendable, Equatable {
     public static func notImplemented(_ detail: String) -> BrokerError {
         .init(.connection, ReplyCode.notImplemented, detail)
     }
-    public static func channelError(_ detail: String) -> BrokerError {
-        .init(.connection, ReplyCode.channelError, detail)
-    }
 }

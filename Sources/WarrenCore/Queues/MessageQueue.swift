@@ -141,14 +141,14 @@ public final class MessageQueue: @unchecked Sendable {
             (limits.maxLength.map { ready.count > $0 } ?? false)
                 || (limits.maxLengthBytes.map { readyBytes > $0 } ?? false)
         {
-            discard(removeHead())
+            settle(removeHead())
         }
     }
 
     /// Drops expired messages from the head, as RabbitMQ expires them.
     func dropExpired(now: UInt64) {
         while let first = ready.first, first.isExpired(now: now) {
-            discard(removeHead())
+            settle(removeHead())
         }
     }
 
@@ -185,15 +185,11 @@ public final class MessageQueue: @unchecked Sendable {
         return takeHead()
     }
 
-    /// A delivered message is done with (acked, or delivered without ack): its stored copy goes.
+    /// A message is done with (acked, delivered without ack, dropped, expired or purged): its
+    /// stored copy goes.
     public func settle(_ m: QueuedMessage) {
         guard let location = m.location, let storage, !isDeleted else { return }
         storage.messages.remove(location, from: storage.queue)
-    }
-
-    /// A message leaves the queue without being delivered (dropped, expired, purged).
-    private func discard(_ m: QueuedMessage) {
-        settle(m)
     }
 
     /// Puts delivered messages back in their original positions, marked redelivered.
@@ -216,7 +212,7 @@ public final class MessageQueue: @unchecked Sendable {
     public func purge() -> Int {
         let n = ready.count
         if storage != nil {
-            for m in ready { discard(m) }
+            for m in ready { settle(m) }
         }
         ready.removeAll()
         readyBytes = 0

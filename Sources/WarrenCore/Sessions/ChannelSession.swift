@@ -231,17 +231,20 @@ final class ChannelSession {
             publishAllowedGeneration = vhost.accessGeneration
         }
         let exchange = try vhost.exchange(named: message.exchange)
-        if exchange.kind == .topic { try authorizeTopic(.write, exchange: exchange.name, routingKey: message.routingKey) }
+        if exchange.kind == .topic {
+            try authorizeTopic(.write, exchange: exchange.name, routingKey: message.routingKey)
+        }
         if exchange.isInternal {
             throw .accessRefused("cannot publish to internal exchange '\(exchange.name)' in vhost '\(vhost.name)'")
         }
         var message = message
         let properties = message.properties
-        if let userID = properties.userID, userID != session.user {
+        // Compared in place: publishes carry no allocation for these checks.
+        if !properties.userIDEquals(session.user), let userID = properties.userID {
             throw .preconditionFailed(
                 "user_id property set to '\(userID)' but authenticated user was '\(session.user)'")
         }
-        if properties.replyTo == VirtualHost.directReplyQueue {
+        if properties.replyToEquals(VirtualHost.directReplyQueue) {
             guard let key = replyKey else { throw .preconditionFailed("fast reply consumer does not exist") }
             message = try Self.withReplyTo(message, VirtualHost.directReplyPrefix + key)
         }

@@ -32,8 +32,6 @@ final class MetadataLog {
         pending.writeInteger(UInt8(ascii: "\n"))
     }
 
-    var hasPendingWrites: Bool { pending.readableBytes > 0 }
-
     func flush() throws(StorageError) {
         guard pending.readableBytes > 0 else { return }
         try PosixFile.write(fd, pending, path: path)

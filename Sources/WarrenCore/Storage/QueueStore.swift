@@ -134,9 +134,6 @@ public final class QueueStore {
         if segment.ackFD >= 0 { fdsToClose.append(segment.ackFD) }
     }
 
-    /// True when there is buffered data to write.
-    var hasPendingWrites: Bool { pendingWrite.readableBytes > 0 }
-
     /// Writes buffered records and acks to their files (no fsync).
     func flush() throws(StorageError) {
         if pendingWrite.readableBytes > 0 {

@@ -1,4 +1,5 @@
 import AMQPProtocol
+import Foundation
 import Logging
 import NIOCore
 import WarrenCore
@@ -392,7 +393,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             ConnectionInfo(
                 id: id, name: "\(peerHost):\(peerPort) -> \(local?.ipAddress ?? "?"):\(local?.port ?? 0)",
                 user: user, vhost: vhost, peerHost: peerHost, peerPort: peerPort,
-                connectedAt: UInt64(NIODeadline.now().uptimeNanoseconds / 1_000_000), frameMax: negotiated.frameMax,
+                connectedAt: UInt64(Date().timeIntervalSince1970 * 1000), frameMax: negotiated.frameMax,
                 channelMax: negotiated.channelMax, heartbeat: negotiated.heartbeat, session: session,
                 channel: context.channel))
         registeredID = id

@@ -11,6 +11,7 @@ public struct ConnectionInfo: Sendable {
     public let vhost: String
     public let peerHost: String
     public let peerPort: Int
+    /// Milliseconds since the epoch, as RabbitMQ's connected_at.
     public let connectedAt: UInt64
     public let frameMax: UInt32
     public let channelMax: UInt16
