@@ -16,6 +16,15 @@ public struct ListColumns: Sendable {
             all: ["vhost", "configure", "write", "read"], defaults: ["vhost", "configure", "write", "read"]),
         "list_topic_permissions": ListColumns(
             all: ["user", "exchange", "write", "read"], defaults: ["user", "exchange", "write", "read"]),
+        "list_policies": ListColumns(
+            all: ["vhost", "name", "pattern", "apply-to", "definition", "priority"],
+            defaults: ["vhost", "name", "pattern", "apply-to", "definition", "priority"]),
+        "list_operator_policies": ListColumns(
+            all: ["vhost", "name", "pattern", "apply-to", "definition", "priority"],
+            defaults: ["vhost", "name", "pattern", "apply-to", "definition", "priority"]),
+        "list_parameters": ListColumns(
+            all: ["component", "name", "value"], defaults: ["component", "name", "value"]),
+        "list_global_parameters": ListColumns(all: ["name", "value"], defaults: ["name", "value"]),
         "list_queues": ListColumns(
             all: [
                 "name", "durable", "auto_delete", "arguments", "policy", "pid", "owner_pid", "exclusive",

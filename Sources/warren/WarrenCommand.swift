@@ -31,6 +31,7 @@ struct WarrenCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        let shutdown = ShutdownSignal.install()
         var settings = BrokerConfiguration()
         if let config {
             do {
@@ -112,7 +113,7 @@ struct WarrenCommand: AsyncParsableCommand {
         }
         let controlTask = Task { await controlServer.run() }
 
-        let signal = await ShutdownSignal.wait()
+        let signal = await shutdown.wait()
         logger.info("received \(signal), closing connections")
         await controlServer.shutdown()
         controlTask.cancel()

@@ -20,6 +20,18 @@ struct WarrenctlCommand: AsyncParsableCommand {
                     ListTopicPermissions.self, ListUserPermissions.self, SetPermissions.self,
                     SetTopicPermissions.self,
                 ]),
+            CommandGroup(
+                name: "Policies",
+                subcommands: [
+                    ClearOperatorPolicy.self, ClearPolicy.self, ListOperatorPolicies.self, ListPolicies.self,
+                    SetOperatorPolicy.self, SetPolicy.self,
+                ]),
+            CommandGroup(
+                name: "Parameters",
+                subcommands: [
+                    ClearGlobalParameter.self, ClearParameter.self, ListGlobalParameters.self, ListParameters.self,
+                    SetGlobalParameter.self, SetParameter.self,
+                ]),
             CommandGroup(name: "Virtual hosts", subcommands: [AddVhost.self, DeleteVhost.self, ListVhosts.self]),
             CommandGroup(
                 name: "Monitoring, observability and health checks",

@@ -743,6 +743,12 @@ def test_import_rabbitmq_definitions(isolated_broker):
                 ("by-header", "headers", "true")} <= types
         assert {("orders.created", "true"), ("orders.work", "true"), ("scratch", "false")} <= durable
 
+        # its policies, parameters and global parameters are kept
+        assert ctl.rows("list_policies", "-p", "dev") == [
+            ["dev", "ttl-policy", r"^ttl\.", "queues", '{"max-length":1000,"message-ttl":60000}', "1"]]
+        assert ctl.rows("list_parameters", "-p", "dev") == [["vhost-limits", "limits", '{"max-connections":100}']]
+        assert ["test_param", '"hello"'] in ctl.rows("list_global_parameters")
+
         # its queues and exchanges exist in both vhosts, with their types
         d = fixture_definitions()
         probe = ChannelProbe(b, "admin", "admin-secret", "/")

@@ -7,8 +7,25 @@ public struct UserDatabase: Sendable, Hashable, Codable {
     /// Keyed by user, then vhost.
     public private(set) var permissions: [String: [String: Permission]] = [:]
     public private(set) var topicPermissions: [TopicPermission] = []
+    /// Policies, operator policies and runtime parameters (kept with the vhosts they belong to).
+    public var runtimeParameters = RuntimeParameters()
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case users, vhosts, permissions, topicPermissions, runtimeParameters
+    }
+
+    /// Databases saved before runtime parameters existed load with none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        users = try c.decode([String: User].self, forKey: .users)
+        vhosts = try c.decode([String: VhostMetadata].self, forKey: .vhosts)
+        permissions = try c.decode([String: [String: Permission]].self, forKey: .permissions)
+        topicPermissions = try c.decodeIfPresent([TopicPermission].self, forKey: .topicPermissions) ?? []
+        runtimeParameters =
+            try c.decodeIfPresent(RuntimeParameters.self, forKey: .runtimeParameters) ?? RuntimeParameters()
+    }
 
     /// The database a broker starts with on an empty data directory: one vhost and one user with
     /// permissions in it (RabbitMQ's guest/guest, `/`, `.*` for all three, tagged administrator).
@@ -94,6 +111,7 @@ public struct UserDatabase: Sendable, Hashable, Codable {
         for user in permissions.keys { permissions[user]?[name] = nil }
         permissions = permissions.filter { !$0.value.isEmpty }
         topicPermissions.removeAll { $0.vhost == name }
+        runtimeParameters.removeVhost(name)
     }
 
     // MARK: Permissions

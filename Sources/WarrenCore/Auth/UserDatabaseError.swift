@@ -6,6 +6,8 @@ public enum UserDatabaseError: Error, Sendable, Hashable, CustomStringConvertibl
     case noSuchVhost(String)
     case invalidPattern(String)
     case unknownHashingAlgorithm(String)
+    /// A policy or parameter in a definitions file that cannot be applied.
+    case invalidPolicy(name: String, PolicyError)
 
     public var description: String {
         switch self {
@@ -14,6 +16,7 @@ public enum UserDatabaseError: Error, Sendable, Hashable, CustomStringConvertibl
         case .noSuchVhost(let name): "Virtual host '\(name)' does not exist"
         case .invalidPattern(let pattern): "regular expression '\(pattern)' is invalid"
         case .unknownHashingAlgorithm(let name): "unknown password hashing algorithm '\(name)'"
+        case .invalidPolicy(let name, let error): "policy '\(name)': \(error.description)"
         }
     }
 }

@@ -21,6 +21,8 @@ public final class VirtualHost: @unchecked Sendable {
     }
     /// Changes with every new `access`, so channels can cache what they were allowed.
     var accessGeneration: UInt64 = 0
+    /// The policies and operator policies of this vhost; set with `setPolicies`.
+    public private(set) var policies = VhostPolicies()
     /// Persistent storage; nil for a broker without a data directory (tests).
     public private(set) var store: MessageStore?
     var channelsWaitingForSync: [ChannelSession] = []
@@ -68,9 +70,11 @@ public final class VirtualHost: @unchecked Sendable {
                 guard let name = record.name, let kind = record.type.flatMap(ExchangeKind.init(rawValue:)),
                     exchanges[name] == nil
                 else { continue }
-                exchanges[name] = Exchange.make(
+                let e = Exchange.make(
                     name: name, kind: kind, durable: true, autoDelete: record.autoDelete ?? false,
                     isInternal: record.internal ?? false, arguments: record.decodedArguments())
+                applyPolicies(to: e)
+                exchanges[name] = e
             case .declareQueue:
                 guard let name = record.name else { continue }
                 let arguments = record.decodedArguments()
@@ -78,6 +82,7 @@ public final class VirtualHost: @unchecked Sendable {
                     name: name, durable: true, autoDelete: record.autoDelete ?? false, exclusiveOwner: nil,
                     arguments: arguments, limits: (try? QueueLimits(arguments: arguments)) ?? QueueLimits())
                 q.vhost = self
+                applyPolicies(to: q)
                 let recovery = try store.recoverQueueStore(named: name)
                 q.storage = (store, recovery.store)
                 q.restore(recovery.messages, bodySizes: recovery.bodySizes)
@@ -206,6 +211,7 @@ public final class VirtualHost: @unchecked Sendable {
         let e = Exchange.make(
             name: name, kind: kind, durable: durable, autoDelete: autoDelete, isInternal: isInternal,
             arguments: arguments)
+        applyPolicies(to: e)
         exchanges[name] = e
         if durable { record(.exchange(e)) }
         return e
@@ -290,6 +296,7 @@ public final class VirtualHost: @unchecked Sendable {
             name: name, durable: durable, autoDelete: autoDelete, exclusiveOwner: exclusive ? sessionID : nil,
             arguments: arguments, limits: try QueueLimits(arguments: arguments))
         q.vhost = self
+        applyPolicies(to: q)
         // Exclusive queues die with their connection, so they are never stored.
         if durable && !exclusive, let store {
             do {
@@ -418,6 +425,31 @@ public final class VirtualHost: @unchecked Sendable {
             }
             i += 1
         }
+    }
+
+    // MARK: Policies
+
+    /// Replaces the vhost's policies: every queue and exchange gets the ones that now apply, at
+    /// once.
+    public func setPolicies(_ policies: VhostPolicies) {
+        let hadPolicies = !self.policies.isEmpty
+        self.policies = policies
+        guard hadPolicies || !policies.isEmpty else { return }
+        for q in queues.values { applyPolicies(to: q) }
+        for e in exchanges.values { applyPolicies(to: e) }
+        endOfBatch()
+    }
+
+    private func applyPolicies(to q: MessageQueue) {
+        guard !policies.isEmpty || q.policyName != nil || q.operatorPolicyName != nil else { return }
+        q.applyPolicies(
+            policies.policy(for: q.name, kind: .queues), policies.operatorPolicy(for: q.name, kind: .queues))
+    }
+
+    private func applyPolicies(to e: Exchange) {
+        guard !e.name.isEmpty else { return }
+        let policy = policies.policy(for: e.name, kind: .exchanges)
+        e.policyName = policy?.name
     }
 
     // MARK: Timers

@@ -37,6 +37,35 @@ extension UserDatabase {
         for topicPermission in definitions.topicPermissions {
             try setTopicPermission(topicPermission)
         }
+        try importRuntimeParameters(definitions)
+    }
+
+    /// Policies, operator policies (RabbitMQ exports them as parameters of the component
+    /// `operator_policy`), other parameters and global parameters.
+    private mutating func importRuntimeParameters(_ definitions: Definitions) throws(UserDatabaseError) {
+        func set(_ policy: PolicyDefinition, operatorPolicy: Bool) throws(UserDatabaseError) {
+            guard hasVhost(policy.vhost) else { throw .noSuchVhost(policy.vhost) }
+            do {
+                try runtimeParameters.setPolicy(policy, operatorPolicy: operatorPolicy)
+            } catch {
+                throw .invalidPolicy(name: policy.name, error)
+            }
+        }
+        for policy in definitions.policies { try set(policy, operatorPolicy: false) }
+        for parameter in definitions.parameters {
+            guard hasVhost(parameter.vhost) else { throw .noSuchVhost(parameter.vhost) }
+            if parameter.component == "operator_policy" {
+                guard let policy = PolicyDefinition(operatorPolicyParameter: parameter) else {
+                    throw .invalidPolicy(name: parameter.name, .validation("not an operator policy"))
+                }
+                try set(policy, operatorPolicy: true)
+            } else {
+                runtimeParameters.setParameter(parameter)
+            }
+        }
+        for parameter in definitions.globalParameters where parameter.name != "internal_cluster_id" {
+            runtimeParameters.setGlobalParameter(parameter)
+        }
     }
 }
 

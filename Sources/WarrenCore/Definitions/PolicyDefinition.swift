@@ -35,3 +35,28 @@ public struct PolicyDefinition: Sendable, Hashable, Codable {
         priority = try container.decodeIfPresent(Int.self, forKey: .priority) ?? 0
     }
 }
+
+extension PolicyDefinition {
+    /// An operator policy from its parameter form: `{"pattern", "definition", "priority",
+    /// "apply-to"}`, where RabbitMQ 3.10 exports the definition as a list of key-value pairs.
+    public init?(operatorPolicyParameter parameter: ParameterDefinition) {
+        guard case .object(let value) = parameter.value, let pattern = value["pattern"]?.stringValue else {
+            return nil
+        }
+        var definition: [String: JSONValue] = [:]
+        switch value["definition"] {
+        case .object(let object)?: definition = object
+        case .array(let pairs)?:
+            for pair in pairs {
+                guard case .array(let kv) = pair, kv.count == 2, let key = kv[0].stringValue else { return nil }
+                definition[key] = kv[1]
+            }
+        default: return nil
+        }
+        var priority = 0
+        if case .int(let n)? = value["priority"] { priority = Int(n) }
+        self.init(
+            vhost: parameter.vhost, name: parameter.name, pattern: pattern,
+            applyTo: value["apply-to"]?.stringValue ?? "all", definition: definition, priority: priority)
+    }
+}

@@ -17,6 +17,8 @@ public class Exchange: @unchecked Sendable {
     public let isInternal: Bool
     public let arguments: FieldTable
     public private(set) var bindings: OrderedSet<Binding> = []
+    /// The policy that applies (list_exchanges policy).
+    public internal(set) var policyName: String?
 
     init(name: String, kind: ExchangeKind, durable: Bool, autoDelete: Bool, isInternal: Bool, arguments: FieldTable) {
         self.name = name

@@ -11,7 +11,11 @@ public final class MessageQueue: @unchecked Sendable {
     public let durable: Bool
     public let autoDelete: Bool
     public let arguments: FieldTable
-    public let limits: QueueLimits
+    /// From the arguments and the policies that apply; policies may change it at any time.
+    public private(set) var limits: QueueLimits
+    /// The policy and operator policy that apply, by name (list_queues policy).
+    public private(set) var policyName: String?
+    public private(set) var operatorPolicyName: String?
     /// The connection that declared an exclusive queue; nil for shared queues.
     public let exclusiveOwner: UInt64?
 
@@ -56,6 +60,20 @@ public final class MessageQueue: @unchecked Sendable {
     }
 
     var needsTimer: Bool { limits.isTimed || hasMessageExpirations }
+
+    /// The policies that apply have changed: the limits they give take effect at once (a
+    /// shorter length drops from the head; a TTL applies to messages published from now, as
+    /// in RabbitMQ).
+    func applyPolicies(_ policy: Policy?, _ operatorPolicy: Policy?, now: UInt64 = MonotonicClock.milliseconds()) {
+        policyName = policy?.name
+        operatorPolicyName = operatorPolicy?.name
+        let updated = QueueLimits(arguments: arguments, policy: policy, operatorPolicy: operatorPolicy)
+        guard updated != limits else { return }
+        if updated.expires != limits.expires { lastUsed = now }
+        limits = updated
+        if needsTimer { vhost?.queueNeedsTimer(self) }
+        if limits.overflow == .dropHead { dropHeadWhileOverLimit() }
+    }
 
     public var messageCount: Int { ready.count }
     public var consumerCount: Int { consumers.count }

@@ -43,6 +43,33 @@ public struct QueueLimits: Sendable, Equatable {
         }
     }
 
+    /// The limits of a queue with these arguments under these policies, combined as RabbitMQ
+    /// combines them: for TTLs, expiry and lengths the smallest of the argument, the policy and
+    /// the operator policy applies; for the overflow rule the argument wins over the policy.
+    /// Arguments were checked at declaration and policies when set.
+    public init(arguments: FieldTable, policy: Policy?, operatorPolicy: Policy?) {
+        self = (try? QueueLimits(arguments: arguments)) ?? QueueLimits()
+        func policyInteger(_ key: String) -> Int64? {
+            var result: Int64?
+            for p in [policy, operatorPolicy] {
+                guard case .int(let n)? = p?[key] else { continue }
+                result = Swift.min(result ?? n, n)
+            }
+            return result
+        }
+        func smallest<T: FixedWidthInteger>(_ current: T?, _ key: String) -> T? {
+            guard let fromPolicy = policyInteger(key).map({ T(clamping: $0) }) else { return current }
+            return Swift.min(current ?? fromPolicy, fromPolicy)
+        }
+        messageTTL = smallest(messageTTL, "message-ttl")
+        expires = smallest(expires, "expires")
+        maxLength = smallest(maxLength, "max-length")
+        maxLengthBytes = smallest(maxLengthBytes, "max-length-bytes")
+        if arguments["x-overflow"] == nil, let s = policy?["overflow"]?.stringValue, let o = Overflow(rawValue: s) {
+            overflow = o
+        }
+    }
+
     /// True when the queue needs the vhost's timer (TTLs or expiry).
     var isTimed: Bool { messageTTL != nil || expires != nil }
 }

@@ -15,7 +15,9 @@ public final class BrokerControlHandler: ControlCommandHandler {
     }
 
     public func handle(_ request: ControlRequest) async -> ControlResponse {
-        if UserDatabaseCommands.names.contains(request.command) {
+        if UserDatabaseCommands.names.contains(request.command)
+            || RuntimeParameterCommands.names.contains(request.command)
+        {
             return await userDatabaseCommand(request)
         }
         switch request.command {
@@ -57,7 +59,9 @@ public final class BrokerControlHandler: ControlCommandHandler {
         let before = Set(runtime.users.database.vhostNames)
         let outcome: (result: ControlResponse?, database: UserDatabase, access: AccessControl)
         do {
-            outcome = try runtime.users.update { database in UserDatabaseCommands.run(request, on: &database) }
+            outcome = try runtime.users.update { database in
+                UserDatabaseCommands.run(request, on: &database) ?? RuntimeParameterCommands.run(request, on: &database)
+            }
         } catch {
             return .failure("cannot save the user database: \(error)", .software)
         }
@@ -65,6 +69,9 @@ public final class BrokerControlHandler: ControlCommandHandler {
         if UserDatabaseCommands.changesDatabase(request.command) {
             await applyVhostChanges(before: before, after: Set(outcome.database.vhostNames))
             runtime.publishAccess(outcome.access)
+        }
+        if RuntimeParameterCommands.changesDatabase(request.command) {
+            runtime.publishPolicies(outcome.database)
         }
         if request.command == "delete_user", response.ok, let user = request.args.first {
             runtime.connections.closeAll(ofUser: user, reason: "user '\(user)' is deleted")
@@ -103,7 +110,8 @@ public final class BrokerControlHandler: ControlCommandHandler {
         let records = vhost.queues.values.sorted { $0.name < $1.name }.map { q -> [String: JSONValue] in
             [
                 "name": .string(q.name), "durable": .bool(q.durable), "auto_delete": .bool(q.autoDelete),
-                "arguments": ControlValue.arguments(q.arguments), "policy": .string(""),
+                "arguments": ControlValue.arguments(q.arguments), "policy": .string(q.policyName ?? ""),
+                "operator_policy": .string(q.operatorPolicyName ?? ""),
                 "exclusive": .bool(q.exclusiveOwner != nil), "messages_ready": .int(Int64(q.messageCount)),
                 "messages_unacknowledged": .int(Int64(q.unacknowledged)),
                 "messages": .int(Int64(q.messageCount + q.unacknowledged)), "consumers": .int(Int64(q.consumerCount)),
@@ -119,7 +127,7 @@ public final class BrokerControlHandler: ControlCommandHandler {
             [
                 "name": .string(e.name), "type": .string(e.kind.rawValue), "durable": .bool(e.durable),
                 "auto_delete": .bool(e.autoDelete), "internal": .bool(e.isInternal),
-                "arguments": ControlValue.arguments(e.arguments), "policy": .string(""),
+                "arguments": ControlValue.arguments(e.arguments), "policy": .string(e.policyName ?? ""),
             ]
         }
         return .table(ControlTable(columns: columns, records: records))
@@ -233,7 +241,11 @@ public final class BrokerControlHandler: ControlCommandHandler {
     // MARK: Definitions
 
     private func exportDefinitions() async -> ControlResponse {
-        var definitions = Definitions(userDatabase: runtime.users.database)
+        let database = runtime.users.database
+        var definitions = Definitions(userDatabase: database)
+        definitions.policies = database.runtimeParameters.policies
+        definitions.parameters = RuntimeParameterCommands.parameterList(database.runtimeParameters)
+        definitions.globalParameters = database.runtimeParameters.globalParameters
         definitions.productName = "Warren"
         definitions.productVersion = WarrenVersion.string
         for handle in runtime.allVhosts {
@@ -273,6 +285,7 @@ public final class BrokerControlHandler: ControlCommandHandler {
         let outcome = try runtime.users.update { database in try database.importDefinitions(definitions) }
         await applyVhostChanges(before: before, after: Set(outcome.database.vhostNames))
         runtime.publishAccess(outcome.access)
+        runtime.publishPolicies(outcome.database)
         for handle in runtime.allVhosts {
             try await handle.eventLoop.submit {
                 try handle.vhost.importTopology(

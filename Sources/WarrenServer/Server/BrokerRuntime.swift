@@ -60,6 +60,7 @@ public final class BrokerRuntime: Sendable {
         let vhost = VirtualHost(name: name)
         vhost.logger = logger
         let loop = group.next()
+        vhost.setPolicies(VhostPolicies(vhost: name, parameters: users.database.runtimeParameters))
         // Set up here, before the vhost is published to its loop and to connections: nothing
         // else can touch it yet.
         if let dataDirectory {
@@ -92,6 +93,15 @@ public final class BrokerRuntime: Sendable {
     /// Gives every vhost the current access rules (after users or permissions changed).
     public func publishAccess(_ access: AccessControl) {
         for handle in allVhosts { handle.eventLoop.execute { handle.vhost.access = access } }
+    }
+
+    /// Gives every vhost its current policies (after a policy was set or cleared): each applies
+    /// them to its queues and exchanges at once, on its own loop.
+    public func publishPolicies(_ database: UserDatabase) {
+        for handle in allVhosts {
+            let policies = VhostPolicies(vhost: handle.vhost.name, parameters: database.runtimeParameters)
+            handle.eventLoop.execute { handle.vhost.setPolicies(policies) }
+        }
     }
 
     public var allVhosts: [VhostHandle] {
