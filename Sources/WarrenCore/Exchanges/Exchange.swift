@@ -17,6 +17,8 @@ public class Exchange: @unchecked Sendable {
     public let isInternal: Bool
     public let arguments: FieldTable
     public private(set) var bindings: OrderedSet<Binding> = []
+    /// Where messages this exchange cannot route go (the `alternate-exchange` argument).
+    public var alternateExchange: String?
 
     init(name: String, kind: ExchangeKind, durable: Bool, autoDelete: Bool, isInternal: Bool, arguments: FieldTable) {
         self.name = name
@@ -25,6 +27,7 @@ public class Exchange: @unchecked Sendable {
         self.autoDelete = autoDelete
         self.isInternal = isInternal
         self.arguments = arguments
+        self.alternateExchange = arguments["alternate-exchange"]?.stringValue
     }
 
     public static func make(
