@@ -124,7 +124,7 @@ import Testing
     @Test func requeuedRejectIsNotDeadLettered() {
         declareSourceAndTarget()
         c.publish("a", routingKey: "src")
-        c.get("src")
+        _ = c.get("src")
         c.call(.basicReject(BasicReject(deliveryTag: 1, requeue: true)))
         #expect(take("dead") == nil)
         #expect(take("src")?.bodyString == "a")
@@ -218,7 +218,7 @@ import Testing
     @Test func rejectAfterTheQueueWasDeletedDropsTheMessage() {
         declareSourceAndTarget()
         c.publish("a", routingKey: "src")
-        c.get("src")
+        _ = c.get("src")
         let other = TestClient(vhost, id: 2)
         other.openChannel()
         other.call(.queueDelete(QueueDelete(queue: "src")))
@@ -408,7 +408,7 @@ import Testing
             c.publish("p", routingKey: "src", properties: BasicProperties(deliveryMode: 2))
             c.publish("t", routingKey: "src")
             for tag: UInt64 in [1, 2] {
-                c.get("src")
+                _ = c.get("src")
                 c.call(.basicReject(BasicReject(deliveryTag: tag, requeue: false)))
             }
             #expect(vhost.queues["dead"]?.messageCount == 2)
@@ -449,7 +449,7 @@ import Testing
                     arguments: ["x-dead-letter-exchange": .string(""), "x-dead-letter-routing-key": .string("dead")])))
         c.publish("p", routingKey: "src", properties: BasicProperties(deliveryMode: 2))
         syncs.completeAll()
-        c.get("src")
+        _ = c.get("src")
         c.call(.basicReject(BasicReject(deliveryTag: 1, requeue: false)))
         // The copy is written but not synced: the original's record is still live.
         let before = try QueueStore.recover(
