@@ -177,3 +177,62 @@ struct PolicyTests {
         #expect(database.runtimeParameters.operatorPolicies.isEmpty)
     }
 }
+
+@Suite("Policies for dead-lettering and alternate exchanges")
+struct PolicyRoutingTests {
+    private func policies(_ list: [PolicyDefinition]) throws -> VhostPolicies {
+        var parameters = RuntimeParameters()
+        for p in list { try parameters.setPolicy(p) }
+        return VhostPolicies(vhost: "/", parameters: parameters)
+    }
+
+    @Test func alternateExchangeFromAPolicyUnlessTheArgumentSaysOtherwise() throws {
+        let vhost = makeVHost()
+        for name in ["ae", "other-ae"] {
+            try vhost.declareExchange(
+                name: name, type: "fanout", passive: false, durable: false, autoDelete: false, isInternal: false,
+                arguments: [:])
+        }
+        try vhost.declareExchange(
+            name: "main", type: "direct", passive: false, durable: false, autoDelete: false, isInternal: false,
+            arguments: [:])
+        try vhost.declareExchange(
+            name: "main-arg", type: "direct", passive: false, durable: false, autoDelete: false, isInternal: false,
+            arguments: ["alternate-exchange": .string("other-ae")])
+        try vhost.makeQueue("unrouted")
+        try vhost.makeQueue("other")
+        try vhost.bindQueue("unrouted", to: "ae")
+        try vhost.bindQueue("other", to: "other-ae")
+        #expect(try routedQueues(vhost, exchange: "main", routingKey: "x") == [])
+        vhost.setPolicies(
+            try policies([
+                PolicyDefinition(
+                    vhost: "/", name: "ae", pattern: "^main", applyTo: "exchanges",
+                    definition: ["alternate-exchange": .string("ae")])
+            ]))
+        #expect(try routedQueues(vhost, exchange: "main", routingKey: "x") == ["unrouted"])
+        #expect(try routedQueues(vhost, exchange: "main-arg", routingKey: "x") == ["other"])
+        vhost.setPolicies(VhostPolicies())
+        #expect(try routedQueues(vhost, exchange: "main", routingKey: "x") == [])
+    }
+
+    @Test func deadLetterExchangeFromAPolicy() throws {
+        let vhost = VirtualHost(name: "/")
+        let client = TestClient(vhost)
+        client.openChannel()
+        client.declareQueue("work")
+        client.declareQueue("dead")
+        vhost.setPolicies(
+            try policies([
+                PolicyDefinition(
+                    vhost: "/", name: "dlx", pattern: "^work$", applyTo: "queues",
+                    definition: ["dead-letter-exchange": .string(""), "dead-letter-routing-key": .string("dead")])
+            ]))
+        #expect(vhost.queues["work"]?.limits.deadLetterExchange == "")
+        #expect(vhost.queues["work"]?.limits.deadLetterRoutingKey == "dead")
+        client.publish("m", routingKey: "work")
+        #expect(client.get("work").first?.contains("get-ok") == true)
+        client.call(.basicReject(BasicReject(deliveryTag: 1, requeue: false)))
+        #expect(vhost.queues["dead"]?.messageCount == 1)
+    }
+}

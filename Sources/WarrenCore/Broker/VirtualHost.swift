@@ -80,7 +80,8 @@ public final class VirtualHost: @unchecked Sendable {
                 let arguments = record.decodedArguments()
                 let q = MessageQueue(
                     name: name, durable: true, autoDelete: record.autoDelete ?? false, exclusiveOwner: nil,
-                    arguments: arguments, limits: (try? QueueLimits(arguments: arguments)) ?? QueueLimits())
+                    arguments: arguments,
+                    limits: (try? QueueLimits(arguments: arguments, queue: name, vhost: self.name)) ?? QueueLimits())
                 q.vhost = self
                 applyPolicies(to: q)
                 let recovery = try store.recoverQueueStore(named: name)
@@ -203,10 +204,29 @@ public final class VirtualHost: @unchecked Sendable {
             if existing.isInternal != isInternal {
                 throw mismatch("internal", "\(isInternal)", "\(existing.isInternal)")
             }
+            let key = "alternate-exchange"
+            if let current = existing.arguments[key], let received = arguments[key] {
+                if current != received {
+                    throw mismatch(key, QueueArguments.describe(received), QueueArguments.describe(current))
+                }
+            } else if existing.arguments[key] != nil || arguments[key] != nil {
+                func describe(_ v: FieldValue?) -> String {
+                    guard let v else { return "none" }
+                    return "the value '\(QueueArguments.describe(v))' of type '\(v.rabbitTypeName)'"
+                }
+                throw .preconditionFailed(
+                    "inequivalent arg '\(key)' for exchange '\(name)' in vhost '\(self.name)': "
+                        + "received \(describe(arguments[key])) but current is \(describe(existing.arguments[key]))")
+            }
             return existing
         }
         if name.hasPrefix("amq.") {
             throw .accessRefused("exchange name '\(name)' contains reserved prefix 'amq.*'")
+        }
+        if let ae = arguments["alternate-exchange"], ae.stringValue == nil {
+            throw .preconditionFailed(
+                "invalid type '\(ae.rabbitTypeName)' for arg 'alternate-exchange' in exchange '\(name)' "
+                    + "in vhost '\(self.name)'")
         }
         let e = Exchange.make(
             name: name, kind: kind, durable: durable, autoDelete: autoDelete, isInternal: isInternal,
@@ -294,7 +314,7 @@ public final class VirtualHost: @unchecked Sendable {
         }
         let q = MessageQueue(
             name: name, durable: durable, autoDelete: autoDelete, exclusiveOwner: exclusive ? sessionID : nil,
-            arguments: arguments, limits: try QueueLimits(arguments: arguments))
+            arguments: arguments, limits: try QueueLimits(arguments: arguments, queue: name, vhost: self.name))
         q.vhost = self
         applyPolicies(to: q)
         // Exclusive queues die with their connection, so they are never stored.
@@ -401,12 +421,21 @@ public final class VirtualHost: @unchecked Sendable {
     // MARK: Routing
 
     /// The queues a message published to `exchange` reaches, each once, following
-    /// exchange-to-exchange bindings.
+    /// exchange-to-exchange bindings and, for an exchange that routes the message nowhere, its
+    /// alternate exchange (as RabbitMQ: each exchange is visited at most once).
     public func route(_ message: Message, via exchange: Exchange, into queues: inout [MessageQueue]) {
+        route(message, routingKeys: nil, via: exchange, into: &queues)
+    }
+
+    /// `route` with the routing keys given (a dead-lettered message keeps every key it was
+    /// published with: its routing key and the CC/BCC headers'); nil for the message's own.
+    func route(
+        _ message: Message, routingKeys: [String]?, via exchange: Exchange, into queues: inout [MessageQueue]
+    ) {
         routeScratch.removeAll(keepingCapacity: true)
-        exchange.route(routingKey: message.routingKey, message: message, into: &routeScratch)
-        // Each queue is marked with the route it was last added to: dedup in O(1) per queue.
         routeEpoch &+= 1
+        routeOne(exchange, message, routingKeys)
+        // Each queue is marked with the route it was last added to: dedup in O(1) per queue.
         var visited: [ObjectIdentifier] = []
         var i = 0
         while i < routeScratch.count {
@@ -420,11 +449,25 @@ public final class VirtualHost: @unchecked Sendable {
                 let id = ObjectIdentifier(e)
                 if e !== exchange && !visited.contains(id) {
                     visited.append(id)
-                    e.route(routingKey: message.routingKey, message: message, into: &routeScratch)
+                    routeOne(e, message, routingKeys)
                 }
             }
             i += 1
         }
+    }
+
+    /// Appends what one exchange routes the message to; if nothing, its alternate exchange
+    /// (when it exists and was not visited yet: chains of alternates end, loops too).
+    private func routeOne(_ e: Exchange, _ message: Message, _ routingKeys: [String]?) {
+        let before = routeScratch.count
+        if let routingKeys {
+            for key in routingKeys { e.route(routingKey: key, message: message, into: &routeScratch) }
+        } else {
+            e.route(routingKey: message.routingKey, message: message, into: &routeScratch)
+        }
+        // Visited exchanges are skipped by `route`, so a loop of alternates ends.
+        guard routeScratch.count == before, let name = e.alternateExchange, let ae = exchanges[name] else { return }
+        routeScratch.append(.exchange(ae))
     }
 
     // MARK: Policies
@@ -450,6 +493,8 @@ public final class VirtualHost: @unchecked Sendable {
         guard !e.name.isEmpty else { return }
         let policy = policies.policy(for: e.name, kind: .exchanges)
         e.policyName = policy?.name
+        e.alternateExchange =
+            e.arguments["alternate-exchange"]?.stringValue ?? policy?["alternate-exchange"]?.stringValue
     }
 
     // MARK: Timers

@@ -19,6 +19,9 @@ public class Exchange: @unchecked Sendable {
     public private(set) var bindings: OrderedSet<Binding> = []
     /// The policy that applies (list_exchanges policy).
     public internal(set) var policyName: String?
+    /// Where messages this exchange cannot route go: the `alternate-exchange` argument, else
+    /// the policy's `alternate-exchange`.
+    public var alternateExchange: String?
 
     init(name: String, kind: ExchangeKind, durable: Bool, autoDelete: Bool, isInternal: Bool, arguments: FieldTable) {
         self.name = name
@@ -27,6 +30,7 @@ public class Exchange: @unchecked Sendable {
         self.autoDelete = autoDelete
         self.isInternal = isInternal
         self.arguments = arguments
+        self.alternateExchange = arguments["alternate-exchange"]?.stringValue
     }
 
     public static func make(

@@ -82,7 +82,7 @@ public final class MessageQueue: @unchecked Sendable {
     // MARK: Enqueue
 
     public enum EnqueueResult: Equatable {
-        /// Refused by the overflow rule (reject-publish).
+        /// Refused by the overflow rule (reject-publish, reject-publish-dlx).
         case refused
         /// Held in memory only.
         case queued
@@ -105,7 +105,10 @@ public final class MessageQueue: @unchecked Sendable {
         let size = message.bodySize
         if isFull(adding: size) {
             switch limits.overflow {
-            case .rejectPublish, .rejectPublishDLX: return .refused
+            case .rejectPublish: return .refused
+            case .rejectPublishDLX:
+                deadLetterRefused(message)
+                return .refused
             case .dropHead: break
             }
         }
@@ -159,14 +162,14 @@ public final class MessageQueue: @unchecked Sendable {
             (limits.maxLength.map { ready.count > $0 } ?? false)
                 || (limits.maxLengthBytes.map { readyBytes > $0 } ?? false)
         {
-            settle(removeHead())
+            discard(removeHead(), reason: .maxlen)
         }
     }
 
-    /// Drops expired messages from the head, as RabbitMQ expires them.
+    /// Drops (or dead-letters) expired messages from the head, as RabbitMQ expires them.
     func dropExpired(now: UInt64) {
         while let first = ready.first, first.isExpired(now: now) {
-            settle(removeHead())
+            discard(removeHead(), reason: .expired)
         }
     }
 
@@ -274,7 +277,8 @@ public final class MessageQueue: @unchecked Sendable {
     /// Delivers ready messages round-robin to consumers that can take them.
     func drain() {
         isScheduled = false
-        if needsTimer { dropExpired(now: MonotonicClock.milliseconds()) }
+        let now = needsTimer ? MonotonicClock.milliseconds() : 0
+        if now != 0 { dropExpired(now: now) }
         var refusals = 0
         while !ready.isEmpty && refusals < consumers.count {
             if nextConsumer >= consumers.count { nextConsumer = 0 }
@@ -285,6 +289,8 @@ public final class MessageQueue: @unchecked Sendable {
                 continue
             }
             refusals = 0
+            // A message behind a longer-lived one may have expired by the time it is first.
+            if now != 0 { dropExpired(now: now) }
             guard let m = takeHead() else { break }
             consumer.deliver(m, from: self)
         }

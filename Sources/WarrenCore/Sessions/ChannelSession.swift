@@ -496,12 +496,13 @@ final class ChannelSession {
         }
         switch action {
         case .ack: release(deliveries, requeue: false)
-        case .reject(let requeue): release(deliveries, requeue: requeue)
+        case .reject(let requeue): release(deliveries, requeue: requeue, rejected: true)
         }
     }
 
-    /// Ends deliveries: frees their prefetch slots and requeues them or lets them go.
-    private func release(_ deliveries: [UnackedDelivery], requeue: Bool) {
+    /// Ends deliveries: frees their prefetch slots and requeues them or lets them go (rejected
+    /// ones are dead-lettered where their queue says so).
+    private func release(_ deliveries: [UnackedDelivery], requeue: Bool, rejected: Bool = false) {
         guard !deliveries.isEmpty else { return }
         for d in deliveries {
             if let consumer = d.consumer {
@@ -510,7 +511,9 @@ final class ChannelSession {
                 consumer.queue.scheduleDrain()
             }
             d.queue.unacknowledged -= 1
-            if !requeue { d.queue.settle(d.message) }
+            if !requeue {
+                if rejected { d.queue.reject(d.message) } else { d.queue.settle(d.message) }
+            }
         }
         if requeue {
             // Group by queue, keeping delivery order; the queue restores original positions.
@@ -552,7 +555,7 @@ final class ChannelSession {
         for action in actions {
             switch action {
             case .ack(let d): release(d, requeue: false)
-            case .reject(let d, let requeue): release(d, requeue: requeue)
+            case .reject(let d, let requeue): release(d, requeue: requeue, rejected: true)
             }
         }
         return batchToSync(persisted)

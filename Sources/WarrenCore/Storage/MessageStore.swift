@@ -49,6 +49,9 @@ public final class MessageStore: @unchecked Sendable {
     /// confirm is released until they succeed.
     public private(set) var lastWriteError: StorageError?
     var onSynced: ((UInt64) -> Void)?
+    /// Stored records to remove once the batch a later write was made in is synced (the source
+    /// copy of a dead-lettered message goes only when its new copy is durable).
+    private var removalsAwaitingSync: [(batch: UInt64, location: StoreLocation, store: QueueStore)] = []
 
     public init(
         directory: String, segmentSize: UInt32 = 32 * 1024 * 1024, logger: Logger, syncer: @escaping Syncer
@@ -121,6 +124,7 @@ public final class MessageStore: @unchecked Sendable {
 
     func destroyQueueStore(_ store: QueueStore, named name: String) {
         dirty[ObjectIdentifier(store)] = nil
+        if !removalsAwaitingSync.isEmpty { removalsAwaitingSync.removeAll { $0.store === store } }
         store.destroy()
         retiredFDs.append(contentsOf: store.fdsToClose)
         store.fdsToClose.removeAll()
@@ -146,6 +150,24 @@ public final class MessageStore: @unchecked Sendable {
     func remove(_ location: StoreLocation, from store: QueueStore) {
         store.remove(location)
         dirty[ObjectIdentifier(store)] = store
+    }
+
+    /// Removes a record once everything written in the current batch is synced.
+    func removeAfterSync(_ location: StoreLocation, from store: QueueStore) {
+        removalsAwaitingSync.append((currentBatch, location, store))
+    }
+
+    private func removeSyncedRemovals() {
+        var waiting: [(batch: UInt64, location: StoreLocation, store: QueueStore)] = []
+        for r in removalsAwaitingSync {
+            if r.batch <= syncedThrough {
+                // A store destroyed meanwhile ignores the removal.
+                remove(r.location, from: r.store)
+            } else {
+                waiting.append(r)
+            }
+        }
+        removalsAwaitingSync = waiting
     }
 
     func record(_ change: TopologyRecord) {
@@ -211,7 +233,10 @@ public final class MessageStore: @unchecked Sendable {
             // Durable through a batch only once every earlier sync has completed too.
             let before = syncedThrough
             while completedOutOfOrder.remove(syncedThrough + 1) != nil { syncedThrough += 1 }
-            if syncedThrough > before { onSynced?(syncedThrough) }
+            if syncedThrough > before {
+                if !removalsAwaitingSync.isEmpty { removeSyncedRemovals() }
+                onSynced?(syncedThrough)
+            }
             if writesSinceSync { endOfBatch() }
         }
     }
