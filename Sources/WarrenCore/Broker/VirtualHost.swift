@@ -1,4 +1,5 @@
 import AMQPProtocol
+import HeapModule
 import Logging
 
 /// A virtual host: an isolated namespace of exchanges, queues and bindings.
@@ -35,8 +36,11 @@ public final class VirtualHost: @unchecked Sendable {
     private var spareFlushList: [Session] = []
     private var routeScratch: [Destination] = []
     private var routeEpoch: UInt64 = 0
-    /// Queues with TTLs or an expiry, visited by `tick`.
-    private var timedQueues: [ObjectIdentifier: MessageQueue] = [:]
+    /// Deadlines of queues with TTLs or an expiry, earliest first: `tick` visits only the queues
+    /// whose deadline has come, so idle queues cost nothing.
+    private var timers = Heap<TimerEntry>()
+    /// Queues the timer has visited (for tests: idle queues must not be visited).
+    private(set) var timerVisits = 0
 
     public static let directReplyQueue = "amq.rabbitmq.reply-to"
     static let directReplyPrefix = "amq.rabbitmq.reply-to."
@@ -90,7 +94,7 @@ public final class VirtualHost: @unchecked Sendable {
                 restored += recovery.messages.count
                 queues[name] = q
                 queueNames.insert(name)
-                if q.needsTimer { queueNeedsTimer(q) }
+                q.rescheduleTimer()
             case .bind:
                 guard let source = record.source.flatMap({ exchanges[$0] }), let dest = record.destination else {
                     continue
@@ -328,7 +332,7 @@ public final class VirtualHost: @unchecked Sendable {
             record(.queue(q))
         }
         queues[name] = q
-        if q.needsTimer { queueNeedsTimer(q) }
+        q.rescheduleTimer()
         return q
     }
 
@@ -337,7 +341,6 @@ public final class VirtualHost: @unchecked Sendable {
     public func deleteQueue(_ q: MessageQueue) -> Int {
         guard queues[q.name] === q else { return 0 }
         queues[q.name] = nil
-        timedQueues[ObjectIdentifier(q)] = nil
         if q.storage != nil { record(TopologyRecord(op: .deleteQueue, name: q.name)) }
         let count = q.messageCount
         for e in exchanges.values where e.unbindAll(to: .queue(q)) > 0 {
@@ -499,24 +502,37 @@ public final class VirtualHost: @unchecked Sendable {
 
     // MARK: Timers
 
-    func queueNeedsTimer(_ q: MessageQueue) { timedQueues[ObjectIdentifier(q)] = q }
+    /// Puts the queue in the timer heap for `deadline` (the queue checks it is earlier than
+    /// what it already has there). Entries made stale by later deadlines are skipped when they
+    /// come up.
+    func scheduleTimer(_ q: MessageQueue, at deadline: UInt64) {
+        guard !q.isDeleted else { return }
+        q.timerDeadline = deadline
+        timers.insert(TimerEntry(deadline: deadline, queue: q))
+    }
 
-    /// True when some queue needs `tick` (the server runs the timer only then).
-    public var hasTimedQueues: Bool { !timedQueues.isEmpty }
+    /// The earliest deadline of any queue, if one has one.
+    public var nextTimerDeadline: UInt64? { timers.min?.deadline }
 
-    /// Expires messages and unused queues; the server calls it a few times a second.
+    /// Expires messages and unused queues whose deadline has come; the server calls it a few
+    /// times a second. With nothing due it only looks at the earliest deadline.
     public func tick(now: UInt64 = MonotonicClock.milliseconds()) {
-        for (id, q) in timedQueues {
-            if q.isDeleted {
-                timedQueues[id] = nil
-            } else if q.isExpired(now: now) {
+        var visited = false
+        while let first = timers.min, first.deadline <= now {
+            _ = timers.removeMin()
+            let q = first.queue
+            guard !q.isDeleted, queues[q.name] === q else { continue }
+            if first.deadline == q.timerDeadline { q.timerDeadline = .max }
+            visited = true
+            timerVisits += 1
+            if q.isExpired(now: now) {
                 deleteQueue(q)
-                timedQueues[id] = nil
-            } else {
-                q.dropExpired(now: now)
+                continue
             }
+            q.dropExpired(now: now)
+            q.rescheduleTimer()
         }
-        endOfBatch()
+        if visited { endOfBatch() }
     }
 
     // MARK: Batches

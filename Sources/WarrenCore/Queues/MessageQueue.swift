@@ -61,6 +61,24 @@ public final class MessageQueue: @unchecked Sendable {
 
     var needsTimer: Bool { limits.isTimed || hasMessageExpirations }
 
+    /// The earliest deadline this queue has in its vhost's timer heap; `.max` for none.
+    var timerDeadline: UInt64 = .max
+
+    /// When the queue next needs its timer: its head message expires, or (unused, with
+    /// x-expires) the queue itself does. Only the head expires, as in RabbitMQ.
+    func nextDeadline() -> UInt64? {
+        var deadline = ready.first?.expiresAt ?? .max
+        if let expires = limits.expires, consumers.isEmpty { deadline = min(deadline, lastUsed &+ expires) }
+        return deadline == .max ? nil : deadline
+    }
+
+    /// Makes sure the vhost's timer visits this queue by its next deadline (a comparison when
+    /// it already will).
+    func rescheduleTimer() {
+        guard needsTimer, let deadline = nextDeadline(), deadline < timerDeadline else { return }
+        vhost?.scheduleTimer(self, at: deadline)
+    }
+
     /// The policies that apply have changed: the limits they give take effect at once (a
     /// shorter length drops from the head; a TTL applies to messages published from now, as
     /// in RabbitMQ).
@@ -71,8 +89,8 @@ public final class MessageQueue: @unchecked Sendable {
         guard updated != limits else { return }
         if updated.expires != limits.expires { lastUsed = now }
         limits = updated
-        if needsTimer { vhost?.queueNeedsTimer(self) }
         if limits.overflow == .dropHead { dropHeadWhileOverLimit() }
+        rescheduleTimer()
     }
 
     public var messageCount: Int { ready.count }
@@ -97,10 +115,7 @@ public final class MessageQueue: @unchecked Sendable {
         if limits.messageTTL != nil || perMessage != nil {
             let ttl = min(limits.messageTTL ?? .max, perMessage ?? .max)
             expiresAt = MonotonicClock.milliseconds() &+ max(ttl, 1)
-            if perMessage != nil && !hasMessageExpirations {
-                hasMessageExpirations = true
-                vhost?.queueNeedsTimer(self)
-            }
+            if perMessage != nil { hasMessageExpirations = true }
         }
         let size = message.bodySize
         if isFull(adding: size) {
@@ -133,6 +148,7 @@ public final class MessageQueue: @unchecked Sendable {
         nextSequence &+= 1
         readyBytes += size
         if limits.overflow == .dropHead { dropHeadWhileOverLimit() }
+        if expiresAt != 0 { rescheduleTimer() }
         scheduleDrain()
         return location == nil ? .queued : .persisted
     }
@@ -202,7 +218,9 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Takes the next ready message (basic.get).
     public func dequeue() -> QueuedMessage? {
-        if needsTimer { dropExpired(now: MonotonicClock.milliseconds()) }
+        guard needsTimer else { return takeHead() }
+        dropExpired(now: MonotonicClock.milliseconds())
+        defer { rescheduleTimer() }
         return takeHead()
     }
 
@@ -226,6 +244,7 @@ public final class MessageQueue: @unchecked Sendable {
             ready.insert(m, at: i)
             i += 1
         }
+        rescheduleTimer()
         scheduleDrain()
     }
 
@@ -254,6 +273,7 @@ public final class MessageQueue: @unchecked Sendable {
         consumers.remove(at: i)
         if nextConsumer > i { nextConsumer -= 1 }
         touch()
+        rescheduleTimer()
     }
 
     /// Notes a use of the queue (consume, get, redeclare) for x-expires.
@@ -294,6 +314,7 @@ public final class MessageQueue: @unchecked Sendable {
             guard let m = takeHead() else { break }
             consumer.deliver(m, from: self)
         }
+        if now != 0 { rescheduleTimer() }
     }
 
     /// The queue is deleted: its consumers are returned to be told, its storage removed.

@@ -46,6 +46,9 @@ public struct QueuedMessage: @unchecked Sendable {
 
     var expires: Bool { expiry != 0 }
 
+    /// When the message expires (monotonic milliseconds, rounded up to 16), or nil for never.
+    var expiresAt: UInt64? { expiry == 0 ? nil : UInt64(expiry) << 4 }
+
     /// The message of a delivery; queues load paged-out messages before handing them out.
     public var loaded: Message { message! }
 }

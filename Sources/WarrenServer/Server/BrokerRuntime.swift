@@ -72,7 +72,7 @@ public final class BrokerRuntime: Sendable {
         vhost.access = users.access
         // Message TTLs and queue expiry are checked ten times a second, on the vhost's loop.
         let timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
-            if vhost.hasTimedQueues { vhost.tick() }
+            vhost.tick()
         }
         let handle = VhostHandle(vhost: vhost, eventLoop: loop, timer: timer)
         vhosts.withLockedValue { $0[name] = handle }
