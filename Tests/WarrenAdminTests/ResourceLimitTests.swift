@@ -49,55 +49,56 @@ final class Notifications: @unchecked Sendable {
         return logger
     }()
 
-    @Test func measuresEachTickAndNotifiesOnlyChangesOfTheRaisedSet() async throws {
+    /// A monitor on its own loop reading `FakeResources`, started with these limits.
+    func withMonitor(
+        _ watermark: MemoryWatermark, interval: TimeAmount,
+        _ body: (ResourceMonitor, FakeResources, Notifications) async throws -> Void
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let fake = FakeResources()
         let monitor = ResourceMonitor(loop: group.next(), logger: Self.quiet, sources: fake.sources)
         let seen = Notifications()
         monitor.start(
-            diskPath: "/data", diskFreeLimit: .absolute(50_000_000), memoryWatermark: .relative(0.4),
-            interval: .milliseconds(10)
+            diskPath: "/data", diskFreeLimit: .absolute(50_000_000), memoryWatermark: watermark, interval: interval
         ) { seen.append($0) }
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(seen.events.isEmpty)
-        #expect(monitor.snapshot.memoryLimit == 400_000_000)
-
-        fake.used = 500_000_000
-        try await seen.wait(for: 1)
-        fake.free = 1_000
-        try await seen.wait(for: 2)
-        fake.used = 100_000_000
-        try await seen.wait(for: 3)
-        fake.free = 10_000_000_000
-        try await seen.wait(for: 4)
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(seen.events == [[.memory], [.disk, .memory], [.disk], []])
+        try await body(monitor, fake, seen)
         monitor.stop()
         try await group.shutdownGracefully()
     }
 
+    @Test func measuresEachTickAndNotifiesOnlyChangesOfTheRaisedSet() async throws {
+        try await withMonitor(.relative(0.4), interval: .milliseconds(10)) { monitor, fake, seen in
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(seen.events.isEmpty)
+            #expect(monitor.snapshot.memoryLimit == 400_000_000)
+
+            fake.used = 500_000_000
+            try await seen.wait(for: 1)
+            fake.free = 1_000
+            try await seen.wait(for: 2)
+            fake.used = 100_000_000
+            try await seen.wait(for: 3)
+            fake.free = 10_000_000_000
+            try await seen.wait(for: 4)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(seen.events == [[.memory], [.disk, .memory], [.disk], []])
+        }
+    }
+
     @Test func newLimitsTakeEffectAtOnce() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let fake = FakeResources()
-        let monitor = ResourceMonitor(loop: group.next(), logger: Self.quiet, sources: fake.sources)
-        let seen = Notifications()
         // A long interval: only the first measurement and the new limits can change anything.
-        monitor.start(
-            diskPath: "/data", diskFreeLimit: .absolute(50_000_000), memoryWatermark: .absolute(10_000_000),
-            interval: .seconds(3600)
-        ) { seen.append($0) }
-        try await seen.wait(for: 1)
-        #expect(monitor.raised == [.memory])
-        await monitor.setMemoryWatermark(.relative(0.9))
-        #expect(monitor.raised == [])
-        #expect(monitor.snapshot.memoryLimit == 900_000_000)
-        await monitor.setDiskFreeLimit(.memoryRelative(20))
-        #expect(monitor.raised == [.disk])
-        #expect(monitor.snapshot.diskFreeLimit == 20_000_000_000)
-        await monitor.setDiskFreeLimit(.absolute(1_000))
-        #expect(seen.events == [[.memory], [], [.disk], []])
-        monitor.stop()
-        try await group.shutdownGracefully()
+        try await withMonitor(.absolute(10_000_000), interval: .seconds(3600)) { monitor, _, seen in
+            try await seen.wait(for: 1)
+            #expect(monitor.raised == [.memory])
+            await monitor.setMemoryWatermark(.relative(0.9))
+            #expect(monitor.raised == [])
+            #expect(monitor.snapshot.memoryLimit == 900_000_000)
+            await monitor.setDiskFreeLimit(.memoryRelative(20))
+            #expect(monitor.raised == [.disk])
+            #expect(monitor.snapshot.diskFreeLimit == 20_000_000_000)
+            await monitor.setDiskFreeLimit(.absolute(1_000))
+            #expect(seen.events == [[.memory], [], [.disk], []])
+        }
     }
 }
 
