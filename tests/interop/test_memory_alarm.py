@@ -90,8 +90,9 @@ def test_publisher_is_blocked_consumers_carry_on_and_a_new_watermark_unblocks(al
     for i in range(20):
         publisher.channel.basic_publish("", q, f"later-{i}".encode())
     publisher.connection.process_data_events(time_limit=0.5)
+    # ("first" itself may be cut off: the broker can stop reading between its frames.)
     before = drain(cch, q)
-    assert all(not b.startswith(b"later-") for b in before), before
+    assert before in ([], [b"first"]), before
 
     # A connection that only consumes is not blocked: it declares, gets and consumes as usual.
     assert cch.queue_declare(q, passive=True).method.queue == q
@@ -109,9 +110,9 @@ def test_publisher_is_blocked_consumers_carry_on_and_a_new_watermark_unblocks(al
 
     # What the publisher sent while blocked is read now, in order, and publishing goes on.
     publisher.channel.basic_publish("", q, b"after")
-    got = []
-    wait_for(lambda: got.extend(drain(cch, q)) or len(got) >= 21, timeout=5.0, what="the publisher's messages")
-    assert got == [f"later-{i}".encode() for i in range(20)] + [b"after"]
+    got = before
+    wait_for(lambda: got.extend(drain(cch, q)) or len(got) >= 22, timeout=5.0, what="the publisher's messages")
+    assert got == [b"first"] + [f"later-{i}".encode() for i in range(20)] + [b"after"]
     status = Ctl(alarmed_broker).ok("status", "--formatter", "json").json()
     assert status["alarms"] == []
     cch.queue_delete(q)
