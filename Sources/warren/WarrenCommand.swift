@@ -27,6 +27,12 @@ struct WarrenCommand: AsyncParsableCommand {
     @Option(help: "Block publishers when the data directory's disk has fewer free bytes than this (default 50000000).")
     var diskFreeLimit: UInt64?
 
+    @Option(
+        help: ArgumentHelp(
+            "Block publishers when the broker's resident memory exceeds this: a fraction of the memory available (default 0.4) or bytes (1GB, 512MiB).",
+            valueName: "fraction-or-bytes"))
+    var vmMemoryHighWatermark: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
 
@@ -40,6 +46,14 @@ struct WarrenCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("warren: \(error)\n".utf8))
                 Foundation.exit(1)
             }
+        }
+        if let vmMemoryHighWatermark {
+            guard let watermark = MemoryWatermark(parsing: vmMemoryHighWatermark) else {
+                throw ValidationError(
+                    "invalid --vm-memory-high-watermark '\(vmMemoryHighWatermark)': expected a fraction from 0 to 1 or bytes such as 1GB"
+                )
+            }
+            settings.memoryHighWatermark = watermark
         }
         let level: Logger.Level?
         if let logLevel {
@@ -94,8 +108,9 @@ struct WarrenCommand: AsyncParsableCommand {
         let listenPort = port ?? listener.port
         do {
             let address = try await server.start(host: bind ?? (config == nil ? "127.0.0.1" : host), port: listenPort)
-            server.monitorDisk(
-                path: lock.path, limit: diskFreeLimit ?? UInt64(max(settings.diskFreeLimit, 0)), logger: logger)
+            server.monitorResources(
+                diskPath: lock.path, diskFreeLimit: .absolute(diskFreeLimit ?? UInt64(max(settings.diskFreeLimit, 0))),
+                memoryWatermark: settings.memoryHighWatermark)
             logger.info(
                 "Warren \(WarrenVersion.string) listening on \(address.map { "\($0)" } ?? "\(host):\(listenPort)")",
                 metadata: ["data-dir": "\(lock.path)"])

@@ -14,10 +14,8 @@ struct Status: AsyncParsableCommand {
         guard let document = response.document else { return }
         if options.formatter == .json {
             call.write(try BrokerCall.json(document) + "\n")
-        } else if case .object(let members) = document {
-            for (key, value) in members.sorted(by: { $0.key < $1.key }) {
-                print("\(key): \(ControlTableFormatter.cell(value))")
-            }
+        } else {
+            call.write(StatusText.render(document))
         }
     }
 }

@@ -40,6 +40,9 @@ struct WarrenctlCommand: AsyncParsableCommand {
                     ListExchanges.self, ListQueues.self, Status.self,
                 ]),
             CommandGroup(name: "Nodes", subcommands: [AwaitStartup.self]),
+            CommandGroup(
+                name: "Configuration and Environment",
+                subcommands: [SetDiskFreeLimit.self, SetVmMemoryHighWatermark.self]),
             CommandGroup(name: "Definitions", subcommands: [ExportDefinitions.self, ImportDefinitions.self]),
             CommandGroup(name: "Operations", subcommands: [CloseConnection.self]),
             CommandGroup(name: "Queues", subcommands: [DeleteQueue.self, PurgeQueue.self]),

@@ -111,6 +111,35 @@ import WarrenCore
         #expect(try BrokerConfiguration.parse("loopback_users.guest = false").loopbackUsers.isEmpty)
     }
 
+    @Test func memoryWatermarkIsRelativeOrAbsolute() throws {
+        #expect(try BrokerConfiguration.parse("vm_memory_high_watermark.relative = 0.7").memoryHighWatermark == 0.7)
+        #expect(
+            try BrokerConfiguration.parse("vm_memory_high_watermark.absolute = 1GB").memoryHighWatermark
+                == .absolute(1_000_000_000))
+        #expect(
+            try BrokerConfiguration.parse("vm_memory_high_watermark.absolute = 512MiB").memoryHighWatermark
+                == .absolute(512 << 20))
+        #expect(
+            try BrokerConfiguration.parse("vm_memory_high_watermark.absolute = 2000000000").memoryHighWatermark
+                == .absolute(2_000_000_000))
+        // As in RabbitMQ, the absolute watermark is ignored when a relative one is given.
+        let both = "vm_memory_high_watermark.absolute = 1GB\nvm_memory_high_watermark.relative = 0.5\n"
+        #expect(try BrokerConfiguration.parse(both).memoryHighWatermark == .relative(0.5))
+    }
+
+    @Test func badAbsoluteWatermarkNamesTheLine() {
+        let text = "heartbeat = 10\nvm_memory_high_watermark.absolute = 1.5GB\n"
+        #expect(
+            throws: ConfigurationError(
+                file: "warren.conf", line: 2,
+                message:
+                    "invalid value '1.5GB' for 'vm_memory_high_watermark.absolute': expected bytes, such as 2000000000, 2GB or 1536MiB"
+            )
+        ) {
+            try BrokerConfiguration.parse(text)
+        }
+    }
+
     @Test func unknownKeysNameTheLine() {
         let text = "heartbeat = 10\n\n# comment\nfoo.bar = 1\n"
         #expect(throws: ConfigurationError(file: "warren.conf", line: 4, message: "unknown key 'foo.bar'")) {
@@ -124,6 +153,7 @@ import WarrenCore
     @Test(arguments: [
         "heartbeat = soon", "heartbeat = -1", "frame_max = 100", "channel_max = 70000",
         "vm_memory_high_watermark.relative = 1.5", "vm_memory_high_watermark.relative = x",
+        "vm_memory_high_watermark.absolute = lots", "vm_memory_high_watermark.absolute = 1TB",
         "log.console.level = loud", "loopback_users = all", "loopback_users.guest = yes",
         "listeners.tcp.default = nowhere", "listeners.tcp = all", "default_user =", "just some words",
         "= 5",

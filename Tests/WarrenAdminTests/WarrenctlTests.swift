@@ -284,7 +284,10 @@ import WarrenCore
     @Test func helpListsTheCommands() async throws {
         let help = try await ControlHarness.warrenctl(["help"])
         #expect(help.status == 0)
-        for command in ["add_user", "set_permissions", "list_queues", "export_definitions", "await_startup"] {
+        for command in [
+            "add_user", "set_permissions", "list_queues", "export_definitions", "await_startup",
+            "set_vm_memory_high_watermark", "set_disk_free_limit",
+        ] {
             #expect(help.stdout.contains(command), "\(command)")
         }
         let one = try await ControlHarness.warrenctl(["help", "set_permissions"])

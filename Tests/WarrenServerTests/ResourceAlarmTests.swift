@@ -27,9 +27,9 @@ struct ResourceAlarmTests {
 
     @Test func publisherIsToldWhenBlockedAndWhenUnblocked() throws {
         let h = try publishingConnection()
-        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(blocked: true))
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: [.disk]))
         #expect(try h.readMethods() == [.connectionBlocked(ConnectionBlocked(reason: "low on disk"))])
-        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(blocked: false))
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: []))
         #expect(try h.readMethods() == [.connectionUnblocked(ConnectionUnblocked())])
         // Once unblocked, publishing goes through again.
         try h.publish("after", routingKey: "alarmed")
@@ -42,10 +42,36 @@ struct ResourceAlarmTests {
         #expect(bodies == ["before", "after"])
     }
 
+    @Test func memoryAlarmBlocksWithItsReason() throws {
+        let h = try publishingConnection()
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: [.memory]))
+        #expect(try h.readMethods() == [.connectionBlocked(ConnectionBlocked(reason: "low on memory"))])
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: []))
+        #expect(try h.readMethods() == [.connectionUnblocked(ConnectionUnblocked())])
+    }
+
+    @Test func clearingOneAlarmDoesNotUnblockWhileTheOtherIsRaised() throws {
+        let h = try publishingConnection()
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: [.disk, .memory]))
+        #expect(try h.readMethods() == [.connectionBlocked(ConnectionBlocked(reason: "low on disk & memory"))])
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: [.memory]))
+        #expect(try h.readMethods() == [])
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: []))
+        #expect(try h.readMethods() == [.connectionUnblocked(ConnectionUnblocked())])
+    }
+
+    @Test func aSecondAlarmWhileBlockedSendsNothingMore() throws {
+        let h = try publishingConnection()
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: [.memory]))
+        #expect(try h.readMethods() == [.connectionBlocked(ConnectionBlocked(reason: "low on memory"))])
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: [.disk, .memory]))
+        #expect(try h.readMethods() == [])
+    }
+
     @Test func connectionThatNeverPublishedIsNotBlocked() throws {
         let h = try ConnectionHarness()
         try h.handshake()
-        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(blocked: true))
+        h.channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: [.disk]))
         #expect(try h.readMethods() == [])
         try h.openChannel()
     }

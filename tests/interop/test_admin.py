@@ -828,7 +828,7 @@ def test_help(broker, ctl):
                     "list_user_permissions", "add_vhost", "delete_vhost", "list_vhosts", "list_queues",
                     "list_exchanges", "list_bindings", "list_connections", "list_channels", "list_consumers",
                     "purge_queue", "delete_queue", "close_connection", "export_definitions",
-                    "import_definitions", "await_startup"):
+                    "import_definitions", "await_startup", "set_vm_memory_high_watermark", "set_disk_free_limit"):
         assert re.search(rf"^\s+{command}\s", overview.stdout, re.M), f"help does not list {command}"
     assert re.search(r"^\s+add_user\s+Creates a new user in the internal database", overview.stdout, re.M)
     assert add_user.rc == 0, str(add_user)
@@ -866,6 +866,22 @@ def read(path):
         return f.read()
 
 
+def startup_failure(tmp_path, conf_text):
+    """Starts the broker with this config file, expects it to refuse; returns what it printed."""
+    conf = tmp_path / "warren.conf"
+    conf.write_text(conf_text)
+    port = free_port()
+    proc, log = launch(["--config", str(conf), "--data-dir", str(tmp_path / "data"), "--port", str(port)])
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        stop_process(proc)
+        raise AssertionError(f"the broker started despite a bad config:\n{read(log)}")
+    output = read(log)
+    assert proc.returncode != 0, output
+    return output
+
+
 @pytest.mark.warren_only
 def test_config_file_sets_listener_default_user_and_heartbeat(tmp_path):
     port = free_port()
@@ -896,17 +912,7 @@ def test_config_file_sets_listener_default_user_and_heartbeat(tmp_path):
     (["listeners.tcp.default = 127.0.0.1:99999"], 1, "listeners.tcp.default"),
 ])
 def test_config_errors_stop_startup_naming_the_line(tmp_path, lines, line_number, word):
-    conf = tmp_path / "warren.conf"
-    conf.write_text("\n".join(lines) + "\n")
-    port = free_port()
-    proc, log = launch(["--config", str(conf), "--data-dir", str(tmp_path / "data"), "--port", str(port)])
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        stop_process(proc)
-        raise AssertionError(f"the broker started despite a bad config:\n{read(log)}")
-    output = read(log)
-    assert proc.returncode != 0, output
+    output = startup_failure(tmp_path, "\n".join(lines) + "\n")
     assert f":{line_number}:" in output and word in output, output
 
 

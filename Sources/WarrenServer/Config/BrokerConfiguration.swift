@@ -1,4 +1,5 @@
 import Foundation
+import WarrenControl
 import WarrenCore
 
 /// The broker's settings, read from a file in rabbitmq.conf's format. Defaults are RabbitMQ's.
@@ -19,8 +20,10 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var channelMax = 2047
     /// Free disk space (bytes) below which publishers are blocked.
     public var diskFreeLimit: Int64 = 50_000_000
-    /// Fraction of RAM above which publishers are blocked.
-    public var memoryHighWatermark = 0.4
+    /// Resident memory above which publishers are blocked: `vm_memory_high_watermark.relative`
+    /// (a fraction of the memory available) or `.absolute` (bytes); relative wins when both are
+    /// given, as in RabbitMQ.
+    public var memoryHighWatermark = MemoryWatermark.default
     public var consoleLogLevel = ConsoleLogLevel.info
     /// `load_definitions`: a definitions file imported at boot.
     public var definitionsFile: String?
@@ -46,6 +49,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
         var loopbackUsers: [String: Bool] = [:]
         var loopbackNone = false
         var userTags: [(tag: String, on: Bool)] = []
+        var relativeWatermark: Double?
+        var absoluteWatermark: Int64?
 
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let lineNumber = index + 1
@@ -111,7 +116,12 @@ public struct BrokerConfiguration: Sendable, Hashable {
                 guard let fraction = Double(value), fraction.isFinite, (0...1).contains(fraction) else {
                     throw bad("a fraction of RAM from 0 to 1")
                 }
-                configuration.memoryHighWatermark = fraction
+                relativeWatermark = fraction
+            case ["vm_memory_high_watermark", "absolute"]:
+                guard let bytes = InformationUnit.bytes(value) else {
+                    throw bad("bytes, such as 2000000000, 2GB or 1536MiB")
+                }
+                absoluteWatermark = bytes
             case ["log", "console", "level"]:
                 guard let level = ConsoleLogLevel(rawValue: value) else {
                     throw bad(ConsoleLogLevel.allCases.map(\.rawValue).joined(separator: ", "))
@@ -133,6 +143,11 @@ public struct BrokerConfiguration: Sendable, Hashable {
             configuration.loopbackUsers = []
         } else if !loopbackUsers.isEmpty {
             configuration.loopbackUsers = Set(loopbackUsers.filter(\.value).keys)
+        }
+        if let relativeWatermark {
+            configuration.memoryHighWatermark = .relative(relativeWatermark)
+        } else if let absoluteWatermark {
+            configuration.memoryHighWatermark = .absolute(UInt64(absoluteWatermark))
         }
         if !userTags.isEmpty {
             configuration.defaultUserTags = userTags.filter(\.on).map(\.tag)

@@ -44,14 +44,14 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private var socketClosed = false
     private var fromLoopback = false
 
-    // Resource alarm: a connection that publishes while it is raised stops being read.
-    private var alarmRaised: Bool
+    // Resource alarms: a connection that publishes while any is raised stops being read.
+    private var alarms: [AlarmResource]
     private var hasPublished = false
     private var blockedByAlarm = false
     private var clientCapabilities = ClientCapabilities()
 
-    init(runtime: BrokerRuntime, alarmRaised: Bool = false) {
-        self.alarmRaised = alarmRaised
+    init(runtime: BrokerRuntime, alarms: [AlarmResource] = []) {
+        self.alarms = alarms
         self.runtime = runtime
         self.logger = runtime.logger
         self.machine = ConnectionStateMachine(limits: runtime.limits)
@@ -153,7 +153,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         submitPending()
-        if alarmRaised && hasPublished && !blockedByAlarm { block(context: context) }
+        if !alarms.isEmpty && hasPublished && !blockedByAlarm { block(context: context) }
         if wroteSinceTick { context.flush() }
         context.fireChannelReadComplete()
     }
@@ -352,15 +352,17 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Stops reading a publishing connection while the alarm is raised, telling clients that
-    /// understand connection.blocked why.
+    /// Stops reading a publishing connection while an alarm is raised, telling clients that
+    /// understand connection.blocked why ("low on memory"). Sent once: a further alarm raised
+    /// while blocked changes nothing for the client, as with RabbitMQ.
     private func block(context: ChannelHandlerContext) {
         blockedByAlarm = true
+        let reason = AlarmResource.blockedReason(alarms)
         if clientCapabilities.connectionBlocked {
-            write(.connectionBlocked(ConnectionBlocked(reason: "low on disk")), channel: 0, context: context)
+            write(.connectionBlocked(ConnectionBlocked(reason: reason)), channel: 0, context: context)
             context.flush()
         }
-        logger.info("connection blocked: disk alarm")
+        logger.info("connection blocked: \(reason)")
     }
 
     private func unblock(context: ChannelHandlerContext) {
@@ -370,6 +372,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             write(.connectionUnblocked(ConnectionUnblocked()), channel: 0, context: context)
             context.flush()
         }
+        logger.info("connection unblocked")
         resumeReading()
     }
 
@@ -527,11 +530,11 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let alarm = event as? ResourceAlarmEvent {
-            alarmRaised = alarm.blocked
-            if alarm.blocked {
-                if hasPublished && machine.isOpen && !blockedByAlarm { block(context: context) }
-            } else {
+            alarms = alarm.raised
+            if alarms.isEmpty {
                 unblock(context: context)
+            } else if hasPublished && machine.isOpen && !blockedByAlarm {
+                block(context: context)
             }
             return
         }

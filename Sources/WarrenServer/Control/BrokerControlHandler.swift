@@ -23,14 +23,9 @@ public final class BrokerControlHandler: ControlCommandHandler {
         switch request.command {
         case "await_startup":
             return .done
-        case "status":
-            return .document(
-                .object([
-                    "product_name": .string("Warren"), "product_version": .string(WarrenVersion.string),
-                    "connections": .int(Int64(runtime.connections.all.count)),
-                    "virtual_host_count": .int(Int64(runtime.allVhosts.count)),
-                    "users": .int(Int64(runtime.users.database.users.count)),
-                ]))
+        case "status": return await status()
+        case "set_vm_memory_high_watermark": return await setMemoryWatermark(request)
+        case "set_disk_free_limit": return await setDiskFreeLimit(request)
         case "list_queues": return await onVhost(request) { Self.queueTable($0, request.columns) }
         case "list_exchanges": return await onVhost(request) { Self.exchangeTable($0, request.columns) }
         case "list_bindings": return await onVhost(request) { Self.bindingTable($0, request.columns) }
@@ -51,6 +46,80 @@ public final class BrokerControlHandler: ControlCommandHandler {
         default:
             return .failure("unknown command '\(request.command)'", .usage)
         }
+    }
+
+    // MARK: Status and resource limits
+
+    /// rabbitmqctl status's keys, as far as they apply to Warren, and Warren's own counts.
+    private func status() async -> ControlResponse {
+        let alarms = runtime.alarms.snapshot
+        var queues = 0
+        for handle in runtime.allVhosts {
+            queues += (try? await handle.eventLoop.submit { handle.vhost.queues.count }.get()) ?? 0
+        }
+        let connections = runtime.connections.all.count
+        let vhosts = runtime.allVhosts.count
+        let setting: JSONValue =
+            switch alarms.memoryWatermark {
+            case .relative(let fraction): .object(["relative": .double(fraction)])
+            case .absolute(let bytes): .object(["absolute": .int(Int64(clamping: bytes))])
+            }
+        var document: [String: JSONValue] = [
+            "product_name": .string("Warren"), "product_version": .string(WarrenVersion.string),
+            "connections": .int(Int64(connections)), "virtual_host_count": .int(Int64(vhosts)),
+            "users": .int(Int64(runtime.users.database.users.count)),
+            "pid": .int(Int64(getpid())), "os": .string("Linux"),
+            "uptime": .int((NIODeadline.now() - runtime.startedAt).nanoseconds / 1_000_000_000),
+            "totals": .object([
+                "connection_count": .int(Int64(connections)), "queue_count": .int(Int64(queues)),
+                "virtual_host_count": .int(Int64(vhosts)),
+            ]),
+            "alarms": .array(
+                alarms.raised.map {
+                    .object([
+                        "node": .string(NodeName.local), "resource": .string($0.rawValue),
+                        "type": .string("resource_limit"),
+                    ])
+                }),
+            "memory": .object([
+                "strategy": .string("rss"), "total": .object(["rss": .int(Int64(clamping: alarms.memoryUsed ?? 0))]),
+            ]),
+            "vm_memory_calculation_strategy": .string("rss"),
+            "vm_memory_high_watermark_setting": setting,
+            "vm_memory_high_watermark_limit": .int(Int64(clamping: alarms.memoryLimit)),
+            "total_memory_available": .int(Int64(clamping: alarms.totalMemory)),
+            "disk_free_limit": .int(Int64(clamping: alarms.diskFreeLimit)),
+        ]
+        if let free = alarms.diskFree { document["disk_free"] = .int(Int64(clamping: free)) }
+        return .document(.object(document))
+    }
+
+    /// `{"relative": "0.5"}` or `{"absolute": "<bytes>"}`, checked by warrenctl.
+    private func setMemoryWatermark(_ request: ControlRequest) async -> ControlResponse {
+        let watermark: MemoryWatermark
+        if let text = request.options["relative"], let fraction = Double(text), (0...1).contains(fraction) {
+            watermark = .relative(fraction)
+        } else if let text = request.options["absolute"], let bytes = UInt64(text) {
+            watermark = .absolute(bytes)
+        } else {
+            return .failure("Bad argument.", .dataError)
+        }
+        await runtime.alarms.setMemoryWatermark(watermark)
+        return .done
+    }
+
+    /// `{"absolute": "<bytes>"}` or `{"mem_relative": "<factor>"}`, checked by warrenctl.
+    private func setDiskFreeLimit(_ request: ControlRequest) async -> ControlResponse {
+        let limit: DiskFreeLimit
+        if let text = request.options["absolute"], let bytes = UInt64(text) {
+            limit = .absolute(bytes)
+        } else if let text = request.options["mem_relative"], let factor = Double(text), factor >= 0 {
+            limit = .memoryRelative(factor)
+        } else {
+            return .failure("Bad argument.", .dataError)
+        }
+        await runtime.alarms.setDiskFreeLimit(limit)
+        return .done
     }
 
     // MARK: Users, vhosts, permissions

@@ -10,7 +10,6 @@ public final class AMQPServer: Sendable {
     private let runtime: BrokerRuntime
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let listener = NIOLockedValueBox<(any Channel)?>(nil)
-    private let diskAlarm = NIOLockedValueBox<DiskAlarm?>(nil)
 
     public init(group: any EventLoopGroup, runtime: BrokerRuntime) {
         self.group = group
@@ -34,14 +33,15 @@ public final class AMQPServer: Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { [self] channel in
                 let id = ObjectIdentifier(channel)
-                let alarm = isDiskAlarmRaised
                 connections.withLockedValue { $0[id] = channel }
                 channel.closeFuture.whenComplete { _ in
                     _ = connections.withLockedValue { $0.removeValue(forKey: id) }
                 }
+                // Read after the channel is registered: a later change reaches it as an event.
+                let alarms = runtime.alarms.raised
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        AMQPConnectionHandler(runtime: runtime, alarmRaised: alarm))
+                        AMQPConnectionHandler(runtime: runtime, alarms: alarms))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -49,30 +49,17 @@ public final class AMQPServer: Sendable {
         return channel.localAddress
     }
 
-    /// Checks free disk space under `path` every second; below `limit` bytes, connections that
-    /// publish are blocked until space returns.
-    public func monitorDisk(path: String, limit: UInt64, logger: Logger) {
-        diskAlarm.withLockedValue { $0 = DiskAlarm(limit: limit) }
-        let check: @Sendable () -> Void = { [self] in
-            guard let free = freeDiskBytes(at: path) else { return }
-            let transition = diskAlarm.withLockedValue { $0?.update(freeBytes: free) }
-            guard let transition else { return }
-            let blocked = transition == .raised
-            if blocked {
-                logger.warning(
-                    "disk alarm: \(free) bytes free in \(path), below the limit of \(limit); publishers are blocked")
-            } else {
-                logger.notice("disk alarm cleared: \(free) bytes free in \(path); publishers may continue")
-            }
+    /// Starts the resource alarms: free disk space under `diskPath` below `diskFreeLimit`, or
+    /// resident memory above `memoryWatermark`, blocks connections that publish until it passes.
+    public func monitorResources(diskPath: String?, diskFreeLimit: DiskFreeLimit, memoryWatermark: MemoryWatermark) {
+        let connections = self.connections
+        runtime.alarms.start(diskPath: diskPath, diskFreeLimit: diskFreeLimit, memoryWatermark: memoryWatermark) {
+            raised in
             for channel in connections.withLockedValue({ Array($0.values) }) {
-                channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(blocked: blocked))
+                channel.pipeline.fireUserInboundEventTriggered(ResourceAlarmEvent(raised: raised))
             }
         }
-        check()
-        group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in check() }
     }
-
-    var isDiskAlarmRaised: Bool { diskAlarm.withLockedValue { $0?.isRaised ?? false } }
 
     /// Stops accepting, asks every connection to close (320), and waits up to `timeout` for them.
     public func shutdown(timeout: TimeAmount = .seconds(5)) async {

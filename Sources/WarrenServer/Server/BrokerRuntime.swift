@@ -20,6 +20,10 @@ public struct VhostHandle: Sendable {
 public final class BrokerRuntime: Sendable {
     public let users: UserDirectory
     public let connections = ConnectionRegistry()
+    /// The disk and memory alarms; `AMQPServer.monitorResources` starts them.
+    public let alarms: ResourceMonitor
+    /// When the broker started, for `status`'s uptime.
+    let startedAt = NIODeadline.now()
     let limits: ConnectionStateMachine.Limits
     let logger: Logger
     private let group: any EventLoopGroup
@@ -33,7 +37,8 @@ public final class BrokerRuntime: Sendable {
     /// (nil: nothing is stored), recovering what it holds.
     public init(
         group: any EventLoopGroup, dataDirectory: String?, users: UserDirectory, channelMax: UInt16 = 2047,
-        frameMax: UInt32 = 131072, heartbeat: UInt16 = 60, logger: Logger
+        frameMax: UInt32 = 131072, heartbeat: UInt16 = 60, logger: Logger,
+        resourceSources: ResourceMonitor.Sources = .system
     ) throws {
         self.group = group
         self.dataDirectory = dataDirectory
@@ -41,6 +46,7 @@ public final class BrokerRuntime: Sendable {
         self.limits = .init(channelMax: channelMax, frameMax: frameMax, heartbeat: heartbeat)
         self.logger = logger
         self.syncThreads = NIOThreadPool(numberOfThreads: 2)
+        self.alarms = ResourceMonitor(loop: group.next(), logger: logger, sources: resourceSources)
         syncThreads.start()
         for name in users.database.vhostNames { _ = try openVhost(name) }
         // Memory freed after a burst (a long queue drained or deleted) stays with the process
@@ -139,6 +145,7 @@ public final class BrokerRuntime: Sendable {
 
     /// Writes what is buffered and waits for the sync threads (at shutdown).
     public func shutdown() async {
+        alarms.stop()
         for handle in allVhosts {
             handle.timer.cancel()
             try? await handle.eventLoop.submit { handle.vhost.endOfBatch() }.get()

@@ -1,7 +1,11 @@
-/// Byte counts as RabbitMQ's config reads them: a plain integer, or an integer followed by a
-/// unit. `k`/`kiB`, `M`/`MiB`, `G`/`GiB` are powers of 1024; `kB`, `MB`, `GB` powers of 1000
-/// (`disk_free_limit.absolute = 50MB` is 50,000,000 bytes).
-enum InformationUnit {
+/// Byte counts as RabbitMQ reads them: a plain integer, or an integer followed by a unit.
+/// `k`/`kiB`, `M`/`MiB`, `G`/`GiB` are powers of 1024; `kB`, `MB`, `GB` powers of 1000
+/// (`disk_free_limit.absolute = 50MB` is 50,000,000 bytes). The config file takes more
+/// spellings of each unit than rabbitmqctl does.
+public enum InformationUnit {
+    /// The units rabbitmqctl's set_vm_memory_high_watermark and set_disk_free_limit take.
+    public static let commandLineUnits: Set<String> = ["k", "kB", "kiB", "M", "MB", "MiB", "G", "GB", "GiB"]
+
     private static let multipliers: [String: Int64] = {
         var table: [String: Int64] = [:]
         for unit in ["k", "K", "kiB", "KiB", "KIB", "kib"] { table[unit] = 1 << 10 }
@@ -14,7 +18,7 @@ enum InformationUnit {
     }()
 
     /// The number of bytes, or nil when the text is not of that form or overflows.
-    static func bytes(_ text: String) -> Int64? {
+    public static func bytes(_ text: String) -> Int64? {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let value = Int64(digits) else { return nil }
         let unit = String(text.dropFirst(digits.count))
@@ -22,5 +26,10 @@ enum InformationUnit {
         guard let multiplier = multipliers[unit] else { return nil }
         let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
         return overflow ? nil : product
+    }
+
+    /// The unit part of `text` (what follows its leading digits and optional sign).
+    public static func unit(of text: String) -> String {
+        String(text.drop { $0 == "-" || ($0.isASCII && $0.isNumber) })
     }
 }
