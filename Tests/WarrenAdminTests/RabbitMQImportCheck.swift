@@ -1,6 +1,7 @@
 import AMQPProtocol
 import Foundation
 import Testing
+import WarrenControl
 
 @testable import WarrenCore
 
@@ -52,6 +53,14 @@ struct RabbitMQImportCheck {
                 vhost: "warren-vh", name: "warren-policy", pattern: "^warren\\.", applyTo: "queues",
                 definition: ["max-length": .int(5)], priority: 2)
         ]
+        var parameters = RuntimeParameters()
+        try parameters.setPolicy(
+            PolicyDefinition(
+                vhost: "warren-vh", name: "warren-op", pattern: "^warren\\.", applyTo: "queues",
+                definition: ["message-ttl": .int(1000)], priority: 1),
+            operatorPolicy: true)
+        definitions.parameters = RuntimeParameterCommands.parameterList(parameters)
+        definitions.globalParameters = [GlobalParameterDefinition(name: "warren-global", value: .string("hello"))]
         let path = "/tmp/warren-produced-definitions.json"
         try definitions.json().write(to: URL(fileURLWithPath: path))
         // RabbitMQ's node reads the file itself, as its own OS user.
@@ -70,6 +79,11 @@ struct RabbitMQImportCheck {
         #expect(permissions.contains("warren-made\t^warren\\.\t.*\t"))
         let policies = try Self.ctl("-q", "list_policies", "-p", "warren-vh").output
         #expect(policies.contains("warren-policy"))
+        let operatorPolicies = try Self.ctl("-q", "list_operator_policies", "-p", "warren-vh").output
+        #expect(operatorPolicies.contains("warren-op\t^warren\\.\tqueues\t{\"message-ttl\":1000}\t1"))
+        let globals = try Self.ctl("-q", "list_global_parameters").output
+        #expect(globals.contains("warren-global\t\"hello\""))
+        _ = try Self.ctl("clear_global_parameter", "warren-global")
         _ = try Self.ctl("delete_vhost", "warren-vh")
         _ = try Self.ctl("delete_user", "warren-made")
     }
