@@ -1,6 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Release builds skip Swift's run-time exclusivity checks in Warren's own modules: on the message
+// path they cost about a sixth of the broker's CPU (perf, see BENCHMARKS.md). Debug builds, which
+// the unit tests run, keep them, so an access conflict still fails a test.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "warren",
     platforms: [.macOS(.v14)],
@@ -24,7 +29,8 @@ let package = Package(
         // Pure AMQP 0-9-1 codec: ByteBuffer in, values out. No sockets, no event loops.
         .target(
             name: "AMQPProtocol",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: hotPath
         ),
         // Small C helpers for the hot paths Swift cannot reach (hardware CRC-32C).
         .target(name: "CWarrenSupport"),
@@ -40,7 +46,8 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // Thin NIO server layer: sockets, framing, connection state machines.
         .target(
@@ -52,7 +59,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .executableTarget(
             name: "warren",
@@ -60,7 +68,8 @@ let package = Package(
                 "WarrenServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // The control socket: warrenctl's wire protocol, its client, the broker-side server, and
         // the user/vhost/permission commands over a UserDatabase.
@@ -72,7 +81,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .executableTarget(
             name: "warrenctl",
@@ -90,7 +100,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .testTarget(
             name: "WarrenAdminTests",

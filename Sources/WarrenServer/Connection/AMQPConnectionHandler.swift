@@ -22,7 +22,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private var inbound = InboundFrameBuffer()
     private var headerBytes: [UInt8] = []
     private var negotiated: ConnectionStateMachine.Negotiated
-    private var channels: [UInt16: ChannelFrameState] = [:]
+    private var channels = ChannelTable()
     private var context: ChannelHandlerContext?
 
     // The session on the vhost's loop, and the commands waiting for the end of this read burst.
@@ -186,18 +186,18 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             }
             channelMethod(method, on: number)
         case .header(let number, let header):
-            guard machine.isOpen, channels[number] != nil else {
+            guard machine.isOpen, let closing = channels[number]?.isClosing else {
                 if !machine.isClosing { unexpectedFrame(Self.expectedMethod) }
                 return
             }
-            if case .closing = channels[number]!.state { return }
+            if closing { return }
             collect(channels[number]!.header(header, channel: number))
         case .body(let number, let body):
-            guard machine.isOpen, channels[number] != nil else {
+            guard machine.isOpen, let closing = channels[number]?.isClosing else {
                 if !machine.isClosing { unexpectedFrame(Self.expectedMethod) }
                 return
             }
-            if case .closing = channels[number]!.state { return }
+            if closing { return }
             collect(channels[number]!.body(body, channel: number))
         }
     }

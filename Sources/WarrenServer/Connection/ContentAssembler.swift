@@ -77,6 +77,11 @@ struct ChannelFrameState {
         return .none
     }
 
+    var isClosing: Bool {
+        if case .closing = state { return true }
+        return false
+    }
+
     var isCollectingContent: Bool {
         switch state {
         case .expectingHeader, .expectingBody: return true
