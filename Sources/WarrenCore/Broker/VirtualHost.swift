@@ -90,7 +90,7 @@ public final class VirtualHost: @unchecked Sendable {
                 applyPolicies(to: q)
                 let recovery = try store.recoverQueueStore(named: name)
                 q.storage = (store, recovery.store)
-                q.restore(recovery.messages, bodySizes: recovery.bodySizes)
+                q.restore(recovery.messages, bodySizes: recovery.bodySizes, deliveryCounts: recovery.deliveryCounts)
                 restored += recovery.messages.count
                 queues[name] = q
                 queueNames.insert(name)
@@ -303,18 +303,25 @@ public final class VirtualHost: @unchecked Sendable {
             func mismatch(_ arg: String, _ received: String, _ current: String) -> BrokerError {
                 .preconditionFailed(
                     "inequivalent arg '\(arg)' for queue '\(name)' in vhost '\(self.name)': "
-                        + "received '\(received)' but current is '\(current)'")
+                        + "received \(received) but current is \(current)")
             }
-            if existing.durable != durable { throw mismatch("durable", "\(durable)", "\(existing.durable)") }
+            if existing.durable != durable { throw mismatch("durable", "'\(durable)'", "'\(existing.durable)'") }
             if existing.autoDelete != autoDelete {
-                throw mismatch("auto_delete", "\(autoDelete)", "\(existing.autoDelete)")
+                throw mismatch("auto_delete", "'\(autoDelete)'", "'\(existing.autoDelete)'")
             }
-            for key in QueueArguments.equivalenceKeys where existing.arguments[key] != arguments[key] {
-                throw mismatch(
-                    key, QueueArguments.describe(arguments[key]), QueueArguments.describe(existing.arguments[key]))
+            for key in QueueArguments.equivalenceKeys(of: existing.type)
+            where !QueueArguments.equivalent(key, existing.arguments[key], arguments[key]) {
+                let (received, current) = QueueArguments.describeMismatch(
+                    received: arguments[key], current: existing.arguments[key])
+                throw mismatch(key, received, current)
             }
             existing.touch()
             return existing
+        }
+        if try QueueType.of(arguments, queue: name, vhost: self.name) == .quorum {
+            try QueueType.checkQuorumDeclaration(
+                queue: name, vhost: self.name, serverNamed: serverNamed, durable: durable, exclusive: exclusive,
+                autoDelete: autoDelete, arguments: arguments)
         }
         let q = MessageQueue(
             name: name, durable: durable, autoDelete: autoDelete, exclusiveOwner: exclusive ? sessionID : nil,

@@ -12,6 +12,8 @@ public enum DeadLetterReason: String, Sendable {
     case expired
     /// Dropped from the head by x-max-length(-bytes), or refused by reject-publish-dlx.
     case maxlen
+    /// Returned to a quorum queue more often than its delivery limit allows.
+    case deliveryLimit = "delivery_limit"
 }
 
 // MARK: The queue's side
@@ -20,17 +22,24 @@ extension MessageQueue {
     /// A delivered message was rejected without requeue: dead-lettered if the queue has a
     /// dead-letter exchange, else let go.
     public func reject(_ m: QueuedMessage) {
-        if limits.deadLetterExchange == nil {
-            settle(m)
+        discard(m, reason: .rejected)
+    }
+
+    /// A message leaves the queue unconsumed (rejected, expired, over the length limit or,
+    /// in a quorum queue, returned too often).
+    func discard(_ m: QueuedMessage, reason: DeadLetterReason) {
+        if type == .quorum {
+            apply(.discard(m, reason))
         } else {
-            deadLetter(m, reason: .rejected)
+            endUnconsumed(m, reason: reason)
         }
     }
 
-    /// A message leaves the queue unconsumed (expired or over the length limit).
-    func discard(_ m: QueuedMessage, reason: DeadLetterReason) {
+    /// Dead-letters a message that leaves unconsumed if the queue has a dead-letter exchange,
+    /// else lets it go.
+    func endUnconsumed(_ m: QueuedMessage, reason: DeadLetterReason) {
         if limits.deadLetterExchange == nil {
-            settle(m)
+            forget(m)
         } else {
             deadLetter(m, reason: reason)
         }
@@ -42,7 +51,7 @@ extension MessageQueue {
     private func deadLetter(_ m: QueuedMessage, reason: DeadLetterReason) {
         guard !isDeleted, let vhost, let dlx = limits.deadLetterExchange, let exchange = vhost.exchanges[dlx] else {
             // A dead-letter exchange that does not exist drops the message, as in RabbitMQ.
-            settle(m)
+            forget(m)
             return
         }
         var message = m.message
@@ -54,7 +63,7 @@ extension MessageQueue {
             }
         }
         guard let message else {
-            settle(m)
+            forget(m)
             return
         }
         let persisted = vhost.deadLetter(
@@ -62,7 +71,7 @@ extension MessageQueue {
         if persisted, let storage, let location = m.location {
             storage.messages.removeAfterSync(location, from: storage.queue)
         } else {
-            settle(m)
+            forget(m)
         }
     }
 

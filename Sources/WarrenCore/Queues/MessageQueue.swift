@@ -2,15 +2,19 @@ import AMQPProtocol
 import DequeModule
 import Logging
 
-/// A classic queue: ready messages in publish order, consumers served round-robin. A durable
-/// queue also writes persistent messages to its `QueueStore` and, past its memory budget,
-/// keeps only their location, reading them back when they are delivered.
+/// A queue: ready messages in publish order, consumers served round-robin. A durable queue
+/// also writes persistent messages to its `QueueStore` and, past its memory budget, keeps only
+/// their location, reading them back when they are delivered. A quorum queue (`type`) persists
+/// every message and changes its state only through `apply(_:)` (Quorum/); a classic queue
+/// never goes there.
 /// Owned by its vhost's event loop; every method must be called there.
 public final class MessageQueue: @unchecked Sendable {
     public let name: String
     public let durable: Bool
     public let autoDelete: Bool
     public let arguments: FieldTable
+    /// Classic or quorum, from `x-queue-type`.
+    public let type: QueueType
     /// From the arguments and the policies that apply; policies may change it at any time.
     public private(set) var limits: QueueLimits
     /// The policy and operator policy that apply, by name (list_queues policy).
@@ -41,6 +45,9 @@ public final class MessageQueue: @unchecked Sendable {
     /// Bytes of persisted bodies held in memory by ready messages.
     private var residentBytes = 0
 
+    /// Quorum queues: what their commands keep beyond the ready messages.
+    var quorum = QuorumState()
+
     /// Messages carrying their own expiration have been seen: the queue needs the timer.
     private(set) var hasMessageExpirations = false
     /// When the queue was last used (for x-expires), in monotonic milliseconds.
@@ -55,6 +62,7 @@ public final class MessageQueue: @unchecked Sendable {
         self.autoDelete = autoDelete
         self.exclusiveOwner = exclusiveOwner
         self.arguments = arguments
+        self.type = QueueType.declared(by: arguments)
         self.limits = limits
         self.lastUsed = now
     }
@@ -110,6 +118,11 @@ public final class MessageQueue: @unchecked Sendable {
 
     @discardableResult
     public func enqueue(_ message: Message) -> EnqueueResult {
+        if type == .quorum { return apply(.enqueue(message)).enqueueResult }
+        return append(message)
+    }
+
+    func append(_ message: Message) -> EnqueueResult {
         var expiresAt: UInt64 = 0
         let perMessage = message.properties.expirationMilliseconds
         if limits.messageTTL != nil || perMessage != nil {
@@ -129,7 +142,8 @@ public final class MessageQueue: @unchecked Sendable {
         }
         var location: StoreLocation?
         var kept: Message? = message
-        if let storage, message.properties.deliveryMode == 2 {
+        // A quorum queue keeps every message, whatever its delivery mode.
+        if let storage, message.properties.deliveryMode == 2 || type == .quorum {
             do {
                 location = try storage.messages.append(message, to: storage.queue)
             } catch {
@@ -155,13 +169,14 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Adds messages recovered from the store at start-up (they may have been delivered). A
     /// queue TTL counts again from now.
-    func restore(_ locations: [StoreLocation], bodySizes: [UInt32]) {
+    func restore(_ locations: [StoreLocation], bodySizes: [UInt32], deliveryCounts: [UInt32] = []) {
         let expiresAt = limits.messageTTL.map { MonotonicClock.milliseconds() &+ max($0, 1) } ?? 0
-        for (location, size) in zip(locations, bodySizes) {
+        for (i, (location, size)) in zip(locations, bodySizes).enumerated() {
             ready.append(
                 QueuedMessage(
                     message: nil, location: location, sequence: nextSequence, redelivered: true,
-                    expiresAt: expiresAt, bodySize: Int(size)))
+                    expiresAt: expiresAt, bodySize: Int(size),
+                    deliveryCount: i < deliveryCounts.count ? Int(deliveryCounts[i]) : 0))
             nextSequence &+= 1
             readyBytes += Int(size)
         }
@@ -193,6 +208,7 @@ public final class MessageQueue: @unchecked Sendable {
 
     private func removeHead() -> QueuedMessage {
         let m = ready.removeFirst()
+        if quorum.returnsAhead > 0 { quorum.returnsAhead -= 1 }
         readyBytes -= m.bodySize
         if m.message != nil && m.location != nil { residentBytes -= m.bodySize }
         return m
@@ -200,7 +216,7 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// The next ready message with its content loaded, or nil when none is left. A message that
     /// cannot be read back is logged and dropped.
-    private func takeHead() -> QueuedMessage? {
+    func takeHead() -> QueuedMessage? {
         while !ready.isEmpty {
             var m = removeHead()
             if m.message != nil { return m }
@@ -218,22 +234,37 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Takes the next ready message (basic.get).
     public func dequeue() -> QueuedMessage? {
-        guard needsTimer else { return takeHead() }
+        guard needsTimer else { return type == .quorum ? apply(.checkout).message : takeHead() }
         dropExpired(now: MonotonicClock.milliseconds())
         defer { rescheduleTimer() }
-        return takeHead()
+        return type == .quorum ? apply(.checkout).message : takeHead()
     }
 
     /// A message is done with (acked, delivered without ack, dropped, expired or purged): its
     /// stored copy goes.
     public func settle(_ m: QueuedMessage) {
+        if type == .quorum {
+            apply(.settle(m))
+        } else {
+            forget(m)
+        }
+    }
+
+    /// Removes the stored copy of a message the queue no longer holds.
+    func forget(_ m: QueuedMessage) {
         guard let location = m.location, let storage, !isDeleted else { return }
         storage.messages.remove(location, from: storage.queue)
     }
 
-    /// Puts delivered messages back in their original positions, marked redelivered.
-    public func requeue<S: Sequence>(_ messages: S) where S.Element == QueuedMessage {
+    /// Puts delivered messages back in their original positions, marked redelivered. A quorum
+    /// queue takes them back as RabbitMQ's do (`QuorumCommand.return`): `consumerGone` when their
+    /// channel or connection closed, false for nack, reject and recover.
+    public func requeue<S: Sequence>(_ messages: S, consumerGone: Bool = false) where S.Element == QueuedMessage {
         guard !isDeleted else { return }
+        if type == .quorum {
+            apply(.return(Array(messages), consumerGone: consumerGone))
+            return
+        }
         // Merge by sequence: requeued messages are usually older than everything ready.
         var i = ready.startIndex
         for var m in messages.sorted(by: { $0.sequence < $1.sequence }) {
@@ -248,13 +279,21 @@ public final class MessageQueue: @unchecked Sendable {
         scheduleDrain()
     }
 
+    /// Puts a returned message back at `index` of the ready list (a quorum queue's return).
+    func insertReady(_ m: QueuedMessage, at index: Int) {
+        readyBytes += m.bodySize
+        if m.message != nil && m.location != nil { residentBytes += m.bodySize }
+        ready.insert(m, at: index)
+    }
+
     /// Drops every ready message; returns how many there were.
     public func purge() -> Int {
         let n = ready.count
         if storage != nil {
-            for m in ready { settle(m) }
+            for m in ready { forget(m) }
         }
         ready.removeAll()
+        quorum.returnsAhead = 0
         readyBytes = 0
         residentBytes = 0
         return n
@@ -311,7 +350,7 @@ public final class MessageQueue: @unchecked Sendable {
             refusals = 0
             // A message behind a longer-lived one may have expired by the time it is first.
             if now != 0 { dropExpired(now: now) }
-            guard let m = takeHead() else { break }
+            guard let m = type == .quorum ? apply(.checkout).message : takeHead() else { break }
             consumer.deliver(m, from: self)
         }
         if now != 0 { rescheduleTimer() }
@@ -323,6 +362,7 @@ public final class MessageQueue: @unchecked Sendable {
         let gone = consumers
         consumers.removeAll()
         ready.removeAll()
+        quorum.returnsAhead = 0
         readyBytes = 0
         residentBytes = 0
         if let storage {

@@ -1,7 +1,8 @@
 import AMQPProtocol
 
 /// The queue arguments that bound a queue: message TTL, length limits and what happens when
-/// they are reached, the queue's own expiry when unused, and where dead messages go.
+/// they are reached, the queue's own expiry when unused, where dead messages go, and for quorum
+/// queues how often a message may be returned.
 public struct QueueLimits: Sendable, Equatable {
     public enum Overflow: String, Sendable {
         case dropHead = "drop-head"
@@ -20,6 +21,9 @@ public struct QueueLimits: Sendable, Equatable {
     /// The routing key dead messages are republished with (`x-dead-letter-routing-key`); nil
     /// keeps their own routing keys.
     public var deadLetterRoutingKey: String?
+    /// Quorum queues: how many times a message may come back to the queue; past that it is
+    /// dead-lettered (reason `delivery_limit`) or dropped (`x-delivery-limit`).
+    public var deliveryLimit: Int?
 
     public init() {}
 
@@ -42,6 +46,8 @@ public struct QueueLimits: Sendable, Equatable {
         maxLength = try nonNegative("x-max-length").map(Int.init)
         maxLengthBytes = try nonNegative("x-max-length-bytes").map(Int.init)
         expires = try nonNegative("x-expires", allowZero: false).map(UInt64.init)
+        // RabbitMQ takes any value here; only an integer means something.
+        deliveryLimit = arguments["x-delivery-limit"]?.integerValue.map { Int(clamping: $0) }
         if let value = arguments["x-overflow"] {
             guard let s = value.stringValue, let o = Overflow(rawValue: s) else {
                 throw .preconditionFailed("invalid arg 'x-overflow': \(QueueArguments.describe(value))")
@@ -88,6 +94,7 @@ public struct QueueLimits: Sendable, Equatable {
         expires = smallest(expires, "expires")
         maxLength = smallest(maxLength, "max-length")
         maxLengthBytes = smallest(maxLengthBytes, "max-length-bytes")
+        deliveryLimit = smallest(deliveryLimit, "delivery-limit")
         if arguments["x-overflow"] == nil, let s = policy?["overflow"]?.stringValue, let o = Overflow(rawValue: s) {
             overflow = o
         }

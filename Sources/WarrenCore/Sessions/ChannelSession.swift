@@ -388,6 +388,12 @@ final class ChannelSession {
         }
         try authorize(.basicConsume(queue: m.queue))
         let q = try vhost.queue(named: m.queue, for: session.id)
+        // A mirrored-queue-era argument: no effect on a classic queue, refused by a quorum one.
+        if q.type == .quorum, m.arguments["x-cancel-on-ha-failover"] != nil {
+            throw .preconditionFailed(
+                "invalid arg 'x-cancel-on-ha-failover' for queue '\(q.name)' in vhost '\(vhost.name)' "
+                    + "of queue type rabbit_quorum_queue")
+        }
         q.touch()
         if q.exclusiveConsumer != nil || (m.exclusive && q.consumerCount > 0) {
             throw .accessRefused("queue '\(q.name)' in vhost '\(vhost.name)' in exclusive use")
@@ -443,7 +449,7 @@ final class ChannelSession {
         session.emit(
             .getOk(
                 channel: number, deliveryTag: tag, redelivered: qm.redelivered, messageCount: UInt32(q.messageCount),
-                message: qm.loaded))
+                message: q.outgoing(qm, get: true)))
     }
 
     func deliver(_ qm: QueuedMessage, from queue: MessageQueue, to consumer: ChannelConsumer) {
@@ -460,7 +466,7 @@ final class ChannelSession {
         session.emit(
             .deliver(
                 channel: number, consumerTag: consumer.consumerTag, deliveryTag: tag, redelivered: qm.redelivered,
-                message: qm.loaded))
+                message: queue.outgoing(qm, get: false)))
     }
 
     func deliverDirectReply(_ message: Message) {
@@ -501,8 +507,10 @@ final class ChannelSession {
     }
 
     /// Ends deliveries: frees their prefetch slots and requeues them or lets them go (rejected
-    /// ones are dead-lettered where their queue says so).
-    private func release(_ deliveries: [UnackedDelivery], requeue: Bool, rejected: Bool = false) {
+    /// ones are dead-lettered where their queue says so). `closing` when the channel goes.
+    private func release(
+        _ deliveries: [UnackedDelivery], requeue: Bool, rejected: Bool = false, closing: Bool = false
+    ) {
         guard !deliveries.isEmpty else { return }
         for d in deliveries {
             if let consumer = d.consumer {
@@ -529,7 +537,7 @@ final class ChannelSession {
             }
             for id in order {
                 let (q, messages) = byQueue[id]!
-                q.requeue(messages)
+                q.requeue(messages, consumerGone: closing)
             }
         }
         if channelPrefetch != 0 { resumeDeliveries() }
@@ -602,7 +610,7 @@ final class ChannelSession {
         }
         txPublishes.removeAll()
         rollback()
-        release(unacked.takeAll(), requeue: true)
+        release(unacked.takeAll(), requeue: true, closing: true)
         for consumer in all { vhost.consumerRemoved(from: consumer.queue) }
     }
 }

@@ -152,6 +152,13 @@ public final class MessageStore: @unchecked Sendable {
         dirty[ObjectIdentifier(store)] = store
     }
 
+    /// Records that a stored message came back to its quorum queue once more (its delivery
+    /// count, kept across restarts).
+    func recordReturn(_ location: StoreLocation, in store: QueueStore) {
+        store.recordReturn(location)
+        dirty[ObjectIdentifier(store)] = store
+    }
+
     /// Removes a record once everything written in the current batch is synced.
     func removeAfterSync(_ location: StoreLocation, from store: QueueStore) {
         removalsAwaitingSync.append((currentBatch, location, store))

@@ -6,7 +6,8 @@ import NIOCore
 #endif
 
 /// The persistent messages of one durable queue: append-only segment files of message records,
-/// and beside each segment a file of the offsets acknowledged in it.
+/// beside each segment a file of the offsets acknowledged in it and, for quorum queues, one of
+/// the offsets of messages returned to the queue (once per return: their delivery counts).
 ///
 /// Writes are buffered during a batch and written with one `write` per file in `flush()`;
 /// `fdatasync` happens on the store's sync thread (group commit). A segment whose records are
@@ -21,6 +22,8 @@ public final class QueueStore {
         var live: Int
         var ackFD: Int32 = -1
         var pendingAcks: ByteBuffer?
+        var returnFD: Int32 = -1
+        var pendingReturns: ByteBuffer?
 
         init(id: UInt32, fd: Int32, path: String, size: UInt32, live: Int) {
             self.id = id
@@ -31,6 +34,7 @@ public final class QueueStore {
         }
 
         var ackPath: String { path.replacingSuffix(".seg", with: ".ack") }
+        var returnPath: String { path.replacingSuffix(".seg", with: ".ret") }
     }
 
     public let directory: String
@@ -125,13 +129,22 @@ public final class QueueStore {
         segment.pendingAcks!.writeInteger(location.offset)
     }
 
+    /// Records that a stored message came back to its (quorum) queue once more.
+    func recordReturn(_ location: StoreLocation) {
+        guard let segment = segments[location.segment] else { return }
+        if segment.pendingReturns == nil { segment.pendingReturns = ByteBuffer() }
+        segment.pendingReturns!.writeInteger(location.offset)
+    }
+
     private func deleteSegment(_ segment: Segment) {
         segments[segment.id] = nil
         unsynced.remove(segment.id)
         unlink(segment.path)
         unlink(segment.ackPath)
+        unlink(segment.returnPath)
         fdsToClose.append(segment.fd)
         if segment.ackFD >= 0 { fdsToClose.append(segment.ackFD) }
+        if segment.returnFD >= 0 { fdsToClose.append(segment.returnFD) }
     }
 
     /// Writes buffered records and acks to their files (no fsync).
@@ -147,6 +160,14 @@ public final class QueueStore {
                 segment.ackFD = try PosixFile.open(segment.ackPath, flags: O_WRONLY | O_CREAT | O_APPEND)
             }
             try PosixFile.write(segment.ackFD, acks, path: segment.ackPath)
+        }
+        for segment in segments.values {
+            guard let returns = segment.pendingReturns else { continue }
+            segment.pendingReturns = nil
+            if segment.returnFD < 0 {
+                segment.returnFD = try PosixFile.open(segment.returnPath, flags: O_WRONLY | O_CREAT | O_APPEND)
+            }
+            try PosixFile.write(segment.returnFD, returns, path: segment.returnPath)
         }
     }
 
@@ -185,6 +206,7 @@ public final class QueueStore {
         for segment in segments.values {
             fdsToClose.append(segment.fd)
             if segment.ackFD >= 0 { fdsToClose.append(segment.ackFD) }
+            if segment.returnFD >= 0 { fdsToClose.append(segment.returnFD) }
         }
         segments.removeAll()
         unsynced.removeAll()
@@ -203,6 +225,8 @@ public final class QueueStore {
         var messages: [StoreLocation]
         /// The body size of each message, in the same order.
         var bodySizes: [UInt32]
+        /// How many times each message was returned to its queue, in the same order.
+        var deliveryCounts: [UInt32] = []
     }
 
     /// Reads a queue's segments back: every valid, unacknowledged record in order. A torn tail
@@ -219,6 +243,7 @@ public final class QueueStore {
         var segments: [UInt32: Segment] = [:]
         var messages: [StoreLocation] = []
         var bodySizes: [UInt32] = []
+        var deliveryCounts: [UInt32] = []
         for id in ids {
             let path = segmentPath(directory, id)
             guard let mapping = try PosixFile.map(path) else { continue }
@@ -229,6 +254,13 @@ public final class QueueStore {
             if var acks = try PosixFile.readAll(ackPath) {
                 ackFileLength = acks.readableBytes
                 while let offset = acks.readInteger(as: UInt32.self) { acked.insert(offset) }
+            }
+            var returned: [UInt32: UInt32] = [:]
+            let returnPath = path.replacingSuffix(".seg", with: ".ret")
+            var returnFileLength = 0
+            if var returns = try PosixFile.readAll(returnPath) {
+                returnFileLength = returns.readableBytes
+                while let offset = returns.readInteger(as: UInt32.self) { returned[offset, default: 0] += 1 }
             }
             var live = 0
             var validEnd = 0
@@ -242,6 +274,7 @@ public final class QueueStore {
                         if !acked.contains(UInt32(offset)) {
                             messages.append(StoreLocation(segment: id, offset: UInt32(offset), length: UInt32(length)))
                             bodySizes.append(MessageRecord.bodySize(raw, at: offset, length: length))
+                            deliveryCounts.append(returned[UInt32(offset)] ?? 0)
                             live += 1
                         }
                         offset += length
@@ -277,17 +310,19 @@ public final class QueueStore {
             }
             // The ack file must name only records that exist, in whole 4-byte entries: a torn
             // entry or the ack of a cut record would misread or hide what is written next.
+            // So must the return file.
             let stale = acked.filter { Int($0) >= validEnd }
             if !stale.isEmpty || ackFileLength % 4 != 0 {
                 var rewritten = ByteBuffer()
                 for offset in acked.subtracting(stale).sorted() { rewritten.writeInteger(offset) }
-                // Written aside and renamed over, so a crash here cannot lose the acks.
-                let temporary = ackPath + ".tmp"
-                let fd = try PosixFile.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
-                defer { close(fd) }
-                try PosixFile.write(fd, rewritten, path: temporary)
-                PosixFile.syncData(fd)
-                guard rename(temporary, ackPath) == 0 else { throw StorageError("cannot rename", temporary) }
+                try replaceFile(ackPath, with: rewritten)
+            }
+            if returned.keys.contains(where: { Int($0) >= validEnd }) || returnFileLength % 4 != 0 {
+                var rewritten = ByteBuffer()
+                for (offset, count) in returned.sorted(by: { $0.key < $1.key }) where Int(offset) < validEnd {
+                    for _ in 0..<count { rewritten.writeInteger(offset) }
+                }
+                try replaceFile(returnPath, with: rewritten)
             }
             let fd = try PosixFile.open(path, flags: O_RDWR | O_APPEND)
             segments[id] = Segment(id: id, fd: fd, path: path, size: UInt32(validEnd), live: live)
@@ -300,7 +335,18 @@ public final class QueueStore {
             store.deleteSegment(segment)
         }
         store.closeRetiredFiles()
-        return Recovery(store: store, messages: messages, bodySizes: bodySizes)
+        return Recovery(store: store, messages: messages, bodySizes: bodySizes, deliveryCounts: deliveryCounts)
+    }
+
+    /// Writes `contents` aside and renames it over `path`, so a crash here cannot lose what
+    /// the file held.
+    private static func replaceFile(_ path: String, with contents: ByteBuffer) throws(StorageError) {
+        let temporary = path + ".tmp"
+        let fd = try PosixFile.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        defer { close(fd) }
+        try PosixFile.write(fd, contents, path: temporary)
+        PosixFile.syncData(fd)
+        guard rename(temporary, path) == 0 else { throw StorageError("cannot rename", temporary) }
     }
 }
 

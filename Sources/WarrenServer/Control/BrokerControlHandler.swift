@@ -185,7 +185,7 @@ public final class BrokerControlHandler: ControlCommandHandler {
                 "messages_unacknowledged": .int(Int64(q.unacknowledged)),
                 "messages": .int(Int64(q.messageCount + q.unacknowledged)), "consumers": .int(Int64(q.consumerCount)),
                 "message_bytes": .int(Int64(q.readyBytes)), "message_bytes_ready": .int(Int64(q.readyBytes)),
-                "state": .string("running"), "type": .string("classic"), "online": .bool(true),
+                "state": .string("running"), "type": .string(q.type.rawValue), "online": .bool(true),
             ]
         }
         return .table(ControlTable(columns: columns, records: records))
