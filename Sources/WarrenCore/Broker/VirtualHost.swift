@@ -88,9 +88,9 @@ public final class VirtualHost: @unchecked Sendable {
                     limits: (try? QueueLimits(arguments: arguments, queue: name, vhost: self.name)) ?? QueueLimits())
                 q.vhost = self
                 applyPolicies(to: q)
-                let recovery = try store.recoverQueueStore(named: name)
+                let recovery = try store.recoverQueueStore(named: name, readPriorities: q.maxPriority != nil)
                 q.storage = (store, recovery.store)
-                q.restore(recovery.messages, bodySizes: recovery.bodySizes)
+                q.restore(recovery.messages, bodySizes: recovery.bodySizes, priorities: recovery.priorities)
                 restored += recovery.messages.count
                 queues[name] = q
                 queueNames.insert(name)
@@ -316,6 +316,7 @@ public final class VirtualHost: @unchecked Sendable {
             existing.touch()
             return existing
         }
+        try QueueArguments.validateConsumptionArguments(arguments, queue: name, vhost: self.name)
         let q = MessageQueue(
             name: name, durable: durable, autoDelete: autoDelete, exclusiveOwner: exclusive ? sessionID : nil,
             arguments: arguments, limits: try QueueLimits(arguments: arguments, queue: name, vhost: self.name))

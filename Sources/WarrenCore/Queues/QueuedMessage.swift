@@ -1,5 +1,5 @@
 /// A message as one queue holds it: its position in that queue (`sequence`, which keeps the
-/// original order when messages are requeued), whether it has been delivered before, and for
+/// original order when messages are requeued), its priority level, whether it has been delivered before, and for
 /// persistent messages in durable queues, where it is stored. `message` is nil while the
 /// message is paged out (only on disk).
 ///
@@ -16,10 +16,13 @@ public struct QueuedMessage: @unchecked Sendable {
     private let expiry: UInt32
     private let size: UInt32
     public var redelivered: Bool
+    /// The level it waits in, in a priority queue (its priority property, capped at the
+    /// queue's maximum); 0 in other queues. Fits in the struct's padding.
+    public let priority: UInt8
 
     public init(
         message: Message?, location: StoreLocation? = nil, sequence: UInt64, redelivered: Bool = false,
-        expiresAt: UInt64 = 0, bodySize: Int? = nil
+        expiresAt: UInt64 = 0, bodySize: Int? = nil, priority: UInt8 = 0
     ) {
         self.message = message
         self.sequence = sequence
@@ -29,6 +32,7 @@ public struct QueuedMessage: @unchecked Sendable {
         self.expiry = expiresAt == 0 ? 0 : UInt32(truncatingIfNeeded: max((expiresAt + 15) >> 4, 1))
         self.size = UInt32(truncatingIfNeeded: bodySize ?? message?.bodySize ?? 0)
         self.redelivered = redelivered
+        self.priority = priority
     }
 
     /// Where the message is stored; nil when it is held in memory only. Segment numbers start

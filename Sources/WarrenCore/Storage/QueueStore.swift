@@ -203,11 +203,16 @@ public final class QueueStore {
         var messages: [StoreLocation]
         /// The body size of each message, in the same order.
         var bodySizes: [UInt32]
+        /// The priority property of each message, in the same order, when asked for (priority
+        /// queues); else empty.
+        var priorities: [UInt8] = []
     }
 
     /// Reads a queue's segments back: every valid, unacknowledged record in order. A torn tail
     /// is cut off; a damaged record inside a segment is skipped. Both are logged.
-    static func recover(directory: String, segmentSize: UInt32, logger: Logger) throws(StorageError) -> Recovery {
+    static func recover(
+        directory: String, segmentSize: UInt32, readPriorities: Bool = false, logger: Logger
+    ) throws(StorageError) -> Recovery {
         let ids = PosixFile.list(directory).filter { $0.hasSuffix(".seg") }.compactMap {
             UInt32($0.dropLast(4))
         }.sorted()
@@ -219,6 +224,7 @@ public final class QueueStore {
         var segments: [UInt32: Segment] = [:]
         var messages: [StoreLocation] = []
         var bodySizes: [UInt32] = []
+        var priorities: [UInt8] = []
         for id in ids {
             let path = segmentPath(directory, id)
             guard let mapping = try PosixFile.map(path) else { continue }
@@ -242,6 +248,7 @@ public final class QueueStore {
                         if !acked.contains(UInt32(offset)) {
                             messages.append(StoreLocation(segment: id, offset: UInt32(offset), length: UInt32(length)))
                             bodySizes.append(MessageRecord.bodySize(raw, at: offset, length: length))
+                            if readPriorities { priorities.append(MessageRecord.priority(raw, at: offset)) }
                             live += 1
                         }
                         offset += length
@@ -300,7 +307,7 @@ public final class QueueStore {
             store.deleteSegment(segment)
         }
         store.closeRetiredFiles()
-        return Recovery(store: store, messages: messages, bodySizes: bodySizes)
+        return Recovery(store: store, messages: messages, bodySizes: bodySizes, priorities: priorities)
     }
 }
 
