@@ -63,16 +63,42 @@ import Testing
         #expect(statuses() == ["second true single_active"])
     }
 
-    @Test func cancellingTheActiveConsumerHandsOverAtOnce() {
-        qos(a, 1)
+    @Test func cancelledActiveConsumerHandsOverOnceItsDeliveriesAreSettled() {
+        qos(a, 2)
         _ = a.consume("q", tag: "first")
         _ = b.consume("q", tag: "second", noAck: true)
-        #expect(deliveredBodies(a.publish("m0", "m1", "m2", routingKey: "q")) == ["m0"])
+        #expect(deliveredBodies(a.publish("m0", "m1", "m2", routingKey: "q")) == ["m0", "m1"])
         #expect(a.call(.basicCancel(BasicCancel(consumerTag: "first"))) == ["1:basic.cancel-ok first"])
-        #expect(deliveredBodies(b.log.take().map(\.summary)) == ["m1", "m2"])
-        // The cancelled consumer's delivery can still be acked on its channel.
+        // The next one is active, but receives only once m0 and m1 are settled.
+        #expect(statuses() == ["second true single_active"])
+        #expect(b.log.take().isEmpty)
+        // The cancelled consumer's deliveries can still be acked on its channel.
         #expect(a.ack(1) == [])
+        #expect(b.log.take().isEmpty)
+        #expect(a.call(.basicNack(BasicNack(deliveryTag: 2, requeue: true))) == [])
+        #expect(
+            b.log.take().map(\.summary) == ["1:deliver second #1 m1 redelivered", "1:deliver second #2 m2"])
         #expect(vhost.queues["q"]?.unacknowledged == 0)
+    }
+
+    @Test func cancelThenCloseRequeuesTheUnackedFirst() {
+        // What pika does on close: basic.cancel, then channel.close.
+        qos(a, 2)
+        _ = a.consume("q", tag: "first")
+        _ = b.consume("q", tag: "second", noAck: true)
+        #expect(deliveredBodies(a.publish("m0", "m1", "m2", "m3", routingKey: "q")) == ["m0", "m1"])
+        a.call(.basicCancel(BasicCancel(consumerTag: "first")))
+        #expect(b.log.take().isEmpty)
+        a.call(.channelClose(ChannelClose(replyCode: 200, replyText: "", classID: 0, methodID: 0)))
+        #expect(deliveredBodies(b.log.take().map(\.summary)) == ["m0", "m1", "m2", "m3"])
+    }
+
+    @Test func cancelledNoAckActiveConsumerHandsOverAtOnce() {
+        _ = a.consume("q", tag: "first", noAck: true)
+        _ = b.consume("q", tag: "second", noAck: true)
+        a.call(.basicCancel(BasicCancel(consumerTag: "first")))
+        #expect(deliveredBodies(a.publish("m0", routingKey: "q")).isEmpty)
+        #expect(deliveredBodies(b.log.take().map(\.summary)) == ["m0"])
     }
 
     @Test func aWaitingConsumerLeavingChangesNothing() {

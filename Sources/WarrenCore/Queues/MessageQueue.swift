@@ -42,6 +42,10 @@ public final class MessageQueue: @unchecked Sendable {
     /// priority, highest first, and each priority has its own round-robin position.
     private var hasConsumerPriorities = false
     private var nextConsumerByPriority: [Int: Int] = [:]
+    /// Single active consumer: active consumers that were cancelled while deliveries to them
+    /// were unsettled. The next one receives only once those are acked or requeued, so that
+    /// requeued messages reach it first and order holds.
+    private var handingOver: [QueueConsumer] = []
     /// True while the queue waits in its vhost's list of queues to drain at the end of a batch.
     var isScheduled = false
     /// The last route that reached this queue (see `VirtualHost.route`).
@@ -314,8 +318,12 @@ public final class MessageQueue: @unchecked Sendable {
             hasConsumerPriorities = false
             nextConsumerByPriority.removeAll()
         }
-        // With single active consumer, the next one in line takes over.
-        if isSingleActiveConsumer && i == 0 { scheduleDrain() }
+        // With single active consumer, the next one in line takes over (once what the
+        // previous one holds is settled).
+        if isSingleActiveConsumer && i == 0 {
+            if consumer.hasUnsettledDeliveries { handingOver.append(consumer) }
+            scheduleDrain()
+        }
         touch()
         rescheduleTimer()
     }
@@ -373,6 +381,10 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Single active consumer: only the first consumer receives.
     private func drainToActiveConsumer(now: UInt64) {
+        if !handingOver.isEmpty {
+            handingOver.removeAll { !$0.hasUnsettledDeliveries }
+            if !handingOver.isEmpty { return }
+        }
         guard let consumer = consumers.first else { return }
         while !ready.isEmpty && consumer.canReceive {
             if now != 0 { dropExpired(now: now) }
@@ -416,6 +428,7 @@ public final class MessageQueue: @unchecked Sendable {
         isDeleted = true
         let gone = consumers
         consumers.removeAll()
+        handingOver.removeAll()
         ready.removeAll()
         readyBytes = 0
         residentBytes = 0

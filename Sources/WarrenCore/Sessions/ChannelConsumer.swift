@@ -36,6 +36,8 @@ final class ChannelConsumer: QueueConsumer {
         return channel.withinChannelPrefetch
     }
 
+    var hasUnsettledDeliveries: Bool { unacked > 0 }
+
     func deliver(_ message: QueuedMessage, from queue: MessageQueue) {
         channel.deliver(message, from: queue, to: self)
     }
