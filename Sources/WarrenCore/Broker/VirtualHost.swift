@@ -88,9 +88,11 @@ public final class VirtualHost: @unchecked Sendable {
                     limits: (try? QueueLimits(arguments: arguments, queue: name, vhost: self.name)) ?? QueueLimits())
                 q.vhost = self
                 applyPolicies(to: q)
-                let recovery = try store.recoverQueueStore(named: name)
+                let recovery = try store.recoverQueueStore(named: name, readPriorities: q.maxPriority != nil)
                 q.storage = (store, recovery.store)
-                q.restore(recovery.messages, bodySizes: recovery.bodySizes, deliveryCounts: recovery.deliveryCounts)
+                q.restore(
+                    recovery.messages, bodySizes: recovery.bodySizes, deliveryCounts: recovery.deliveryCounts,
+                    priorities: recovery.priorities)
                 restored += recovery.messages.count
                 queues[name] = q
                 queueNames.insert(name)
@@ -323,6 +325,7 @@ public final class VirtualHost: @unchecked Sendable {
                 queue: name, vhost: self.name, serverNamed: serverNamed, durable: durable, exclusive: exclusive,
                 autoDelete: autoDelete, arguments: arguments)
         }
+        try QueueArguments.validateConsumptionArguments(arguments, queue: name, vhost: self.name)
         let q = MessageQueue(
             name: name, durable: durable, autoDelete: autoDelete, exclusiveOwner: exclusive ? sessionID : nil,
             arguments: arguments, limits: try QueueLimits(arguments: arguments, queue: name, vhost: self.name))

@@ -2,11 +2,13 @@ import AMQPProtocol
 import DequeModule
 import Logging
 
-/// A queue: ready messages in publish order, consumers served round-robin. A durable queue
-/// also writes persistent messages to its `QueueStore` and, past its memory budget, keeps only
-/// their location, reading them back when they are delivered. A quorum queue (`type`) persists
-/// every message and changes its state only through `apply(_:)` (Quorum/); a classic queue
-/// never goes there.
+/// A queue: ready messages in publish order (by priority first in a priority queue),
+/// consumers served round-robin (the highest consumer priorities first when consumers set
+/// them; only the first consumer with single active consumer). A durable queue also writes
+/// persistent messages to its `QueueStore` and, past its memory budget, keeps only their
+/// location, reading them back when they are delivered. A quorum queue (`type`) persists every
+/// message and changes its state only through `apply(_:)` (Quorum/); a classic queue never
+/// goes there.
 /// Owned by its vhost's event loop; every method must be called there.
 public final class MessageQueue: @unchecked Sendable {
     public let name: String
@@ -23,7 +25,13 @@ public final class MessageQueue: @unchecked Sendable {
     /// The connection that declared an exclusive queue; nil for shared queues.
     public let exclusiveOwner: UInt64?
 
-    public private(set) var ready = Deque<QueuedMessage>()
+    /// The highest priority level (`x-max-priority`); nil for a plain queue.
+    public let maxPriority: UInt8?
+    /// `x-single-active-consumer`: only the first consumer receives; the next one takes over
+    /// when it leaves.
+    public let isSingleActiveConsumer: Bool
+
+    private(set) var ready: ReadyMessages
     public private(set) var readyBytes = 0
     /// Messages delivered and not yet acknowledged (list_queues).
     public internal(set) var unacknowledged = 0
@@ -34,6 +42,14 @@ public final class MessageQueue: @unchecked Sendable {
 
     private var nextSequence: UInt64 = 0
     private var nextConsumer = 0
+    /// True while some consumer has a non-zero priority: `consumers` is then sorted by
+    /// priority, highest first, and each priority has its own round-robin position.
+    private var hasConsumerPriorities = false
+    private var nextConsumerByPriority: [Int: Int] = [:]
+    /// Single active consumer: active consumers that were cancelled while deliveries to them
+    /// were unsettled. The next one receives only once those are acked or requeued, so that
+    /// requeued messages reach it first and order holds.
+    private var handingOver: [QueueConsumer] = []
     /// True while the queue waits in its vhost's list of queues to drain at the end of a batch.
     var isScheduled = false
     /// The last route that reached this queue (see `VirtualHost.route`).
@@ -65,6 +81,9 @@ public final class MessageQueue: @unchecked Sendable {
         self.type = QueueType.declared(by: arguments)
         self.limits = limits
         self.lastUsed = now
+        self.maxPriority = QueueArguments.maxPriority(arguments)
+        self.isSingleActiveConsumer = QueueArguments.isSingleActiveConsumer(arguments)
+        self.ready = ReadyMessages(maxPriority: maxPriority)
     }
 
     var needsTimer: Bool { limits.isTimed || hasMessageExpirations }
@@ -104,6 +123,19 @@ public final class MessageQueue: @unchecked Sendable {
     public var messageCount: Int { ready.count }
     public var consumerCount: Int { consumers.count }
     public var exclusiveConsumer: QueueConsumer? { consumers.first(where: { $0.isExclusive }) }
+
+    /// True when `consumer` receives messages now: with single active consumer, only the
+    /// first one registered does; the others wait.
+    public func isActive(_ consumer: QueueConsumer) -> Bool {
+        !isSingleActiveConsumer || consumers.first === consumer
+    }
+
+    /// The level of a message in this queue: its priority property capped at the maximum
+    /// (no priority counts as 0).
+    private func priorityLevel(of message: Message) -> UInt8 {
+        guard let maxPriority, let p = message.properties.priority else { return 0 }
+        return min(p, maxPriority)
+    }
 
     // MARK: Enqueue
 
@@ -158,7 +190,8 @@ public final class MessageQueue: @unchecked Sendable {
         }
         ready.append(
             QueuedMessage(
-                message: kept, location: location, sequence: nextSequence, expiresAt: expiresAt, bodySize: size))
+                message: kept, location: location, sequence: nextSequence, expiresAt: expiresAt, bodySize: size,
+                priority: maxPriority == nil ? 0 : priorityLevel(of: message)))
         nextSequence &+= 1
         readyBytes += size
         if limits.overflow == .dropHead { dropHeadWhileOverLimit() }
@@ -167,16 +200,21 @@ public final class MessageQueue: @unchecked Sendable {
         return location == nil ? .queued : .persisted
     }
 
-    /// Adds messages recovered from the store at start-up (they may have been delivered). A
-    /// queue TTL counts again from now.
-    func restore(_ locations: [StoreLocation], bodySizes: [UInt32], deliveryCounts: [UInt32] = []) {
+    /// Adds messages recovered from the store at start-up (they may have been delivered), in
+    /// the order they were stored; `priorities` gives each one's priority property (empty
+    /// for a plain queue), `deliveryCounts` each one's returns (quorum queues). A queue TTL
+    /// counts again from now.
+    func restore(
+        _ locations: [StoreLocation], bodySizes: [UInt32], deliveryCounts: [UInt32] = [], priorities: [UInt8] = []
+    ) {
         let expiresAt = limits.messageTTL.map { MonotonicClock.milliseconds() &+ max($0, 1) } ?? 0
         for (i, (location, size)) in zip(locations, bodySizes).enumerated() {
+            let priority = maxPriority.map { i < priorities.count ? min(priorities[i], $0) : 0 } ?? 0
             ready.append(
                 QueuedMessage(
                     message: nil, location: location, sequence: nextSequence, redelivered: true,
                     expiresAt: expiresAt, bodySize: Int(size),
-                    deliveryCount: i < deliveryCounts.count ? Int(deliveryCounts[i]) : 0))
+                    deliveryCount: i < deliveryCounts.count ? Int(deliveryCounts[i]) : 0, priority: priority))
             nextSequence &+= 1
             readyBytes += Int(size)
         }
@@ -265,16 +303,13 @@ public final class MessageQueue: @unchecked Sendable {
             apply(.return(Array(messages), consumerGone: consumerGone))
             return
         }
-        // Merge by sequence: requeued messages are usually older than everything ready.
-        var i = ready.startIndex
-        for var m in messages.sorted(by: { $0.sequence < $1.sequence }) {
-            m.redelivered = true
-            readyBytes += m.bodySize
-            if m.message != nil && m.location != nil { residentBytes += m.bodySize }
-            while i < ready.endIndex && ready[i].sequence < m.sequence { i += 1 }
-            ready.insert(m, at: i)
-            i += 1
+        var sorted = messages.sorted(by: { $0.sequence < $1.sequence })
+        for i in sorted.indices {
+            sorted[i].redelivered = true
+            readyBytes += sorted[i].bodySize
+            if sorted[i].message != nil && sorted[i].location != nil { residentBytes += sorted[i].bodySize }
         }
+        ready.insertInOrder(sorted)
         rescheduleTimer()
         scheduleDrain()
     }
@@ -290,7 +325,7 @@ public final class MessageQueue: @unchecked Sendable {
     public func purge() -> Int {
         let n = ready.count
         if storage != nil {
-            for m in ready { forget(m) }
+            ready.forEach { forget($0) }
         }
         ready.removeAll()
         quorum.returnsAhead = 0
@@ -302,7 +337,17 @@ public final class MessageQueue: @unchecked Sendable {
     // MARK: Consumers
 
     public func addConsumer(_ consumer: QueueConsumer) {
-        consumers.append(consumer)
+        let priority = consumer.priority
+        if isSingleActiveConsumer || (priority == 0 && !hasConsumerPriorities) {
+            // Registration order: round-robin, or who is next to become active.
+            consumers.append(consumer)
+        } else {
+            // Sorted by priority, highest first; after the others of the same priority.
+            hasConsumerPriorities = true
+            let i = consumers.firstIndex(where: { $0.priority < priority }) ?? consumers.endIndex
+            consumers.insert(consumer, at: i)
+            if nextConsumer > i { nextConsumer += 1 }
+        }
         hasHadConsumers = true
         scheduleDrain()
     }
@@ -311,6 +356,16 @@ public final class MessageQueue: @unchecked Sendable {
         guard let i = consumers.firstIndex(where: { $0 === consumer }) else { return }
         consumers.remove(at: i)
         if nextConsumer > i { nextConsumer -= 1 }
+        if hasConsumerPriorities && !consumers.contains(where: { $0.priority != 0 }) {
+            hasConsumerPriorities = false
+            nextConsumerByPriority.removeAll()
+        }
+        // With single active consumer, the next one in line takes over (once what the
+        // previous one holds is settled).
+        if isSingleActiveConsumer && i == 0 {
+            if consumer.hasUnsettledDeliveries { handingOver.append(consumer) }
+            scheduleDrain()
+        }
         touch()
         rescheduleTimer()
     }
@@ -338,6 +393,17 @@ public final class MessageQueue: @unchecked Sendable {
         isScheduled = false
         let now = needsTimer ? MonotonicClock.milliseconds() : 0
         if now != 0 { dropExpired(now: now) }
+        if isSingleActiveConsumer {
+            drainToActiveConsumer(now: now)
+        } else if hasConsumerPriorities {
+            drainByConsumerPriority(now: now)
+        } else {
+            drainRoundRobin(now: now)
+        }
+        if now != 0 { rescheduleTimer() }
+    }
+
+    private func drainRoundRobin(now: UInt64) {
         var refusals = 0
         while !ready.isEmpty && refusals < consumers.count {
             if nextConsumer >= consumers.count { nextConsumer = 0 }
@@ -353,7 +419,50 @@ public final class MessageQueue: @unchecked Sendable {
             guard let m = type == .quorum ? apply(.checkout).message : takeHead() else { break }
             consumer.deliver(m, from: self)
         }
-        if now != 0 { rescheduleTimer() }
+    }
+
+    /// Single active consumer: only the first consumer receives.
+    private func drainToActiveConsumer(now: UInt64) {
+        if !handingOver.isEmpty {
+            handingOver.removeAll { !$0.hasUnsettledDeliveries }
+            if !handingOver.isEmpty { return }
+        }
+        guard let consumer = consumers.first else { return }
+        while !ready.isEmpty && consumer.canReceive {
+            if now != 0 { dropExpired(now: now) }
+            guard let m = takeHead() else { break }
+            consumer.deliver(m, from: self)
+        }
+    }
+
+    /// Consumer priorities: the consumers of the highest priority get messages round-robin
+    /// while any of them can take one; a lower priority gets messages only when every higher
+    /// one is blocked (prefetch full, flow), as in RabbitMQ.
+    private func drainByConsumerPriority(now: UInt64) {
+        var start = 0
+        while start < consumers.count && !ready.isEmpty {
+            let priority = consumers[start].priority
+            var end = start + 1
+            while end < consumers.count && consumers[end].priority == priority { end += 1 }
+            let n = end - start
+            var cursor = nextConsumerByPriority[priority] ?? 0
+            var refusals = 0
+            while !ready.isEmpty && refusals < n {
+                if cursor >= n { cursor = 0 }
+                let consumer = consumers[start + cursor]
+                cursor += 1
+                guard consumer.canReceive else {
+                    refusals += 1
+                    continue
+                }
+                refusals = 0
+                if now != 0 { dropExpired(now: now) }
+                guard let m = takeHead() else { break }
+                consumer.deliver(m, from: self)
+            }
+            nextConsumerByPriority[priority] = cursor
+            start = end
+        }
     }
 
     /// The queue is deleted: its consumers are returned to be told, its storage removed.
@@ -361,6 +470,7 @@ public final class MessageQueue: @unchecked Sendable {
         isDeleted = true
         let gone = consumers
         consumers.removeAll()
+        handingOver.removeAll()
         ready.removeAll()
         quorum.returnsAhead = 0
         readyBytes = 0

@@ -48,3 +48,52 @@ enum QueueArguments {
         return "\(value)"
     }
 }
+
+extension QueueArguments {
+    /// The highest priority a priority queue supports, as in RabbitMQ.
+    static let maxSupportedPriority: Int64 = 255
+
+    /// Checks `x-max-priority` and `x-single-active-consumer`, refusing bad values with
+    /// RabbitMQ's texts (406).
+    static func validateConsumptionArguments(_ arguments: FieldTable, queue: String, vhost: String) throws(BrokerError)
+    {
+        let invalid = { (key: String) in "invalid arg '\(key)' for queue '\(queue)' in vhost '\(vhost)'" }
+        if let value = arguments["x-max-priority"] {
+            guard let n = value.integerValue else {
+                throw .preconditionFailed(
+                    "\(invalid("x-max-priority")): \"expected integer, got \(value.rabbitTypeName)\"")
+            }
+            if n < 0 { throw .preconditionFailed("\(invalid("x-max-priority")): {value_negative,\(n)}") }
+            if n > maxSupportedPriority {
+                throw .preconditionFailed("\(invalid("x-max-priority")): {max_value_exceeded,\(n)}")
+            }
+        }
+        if let value = arguments["x-single-active-consumer"], value.boolValue == nil {
+            throw .preconditionFailed(
+                "\(invalid("x-single-active-consumer")): {unacceptable_type,\(value.rabbitTypeName)}")
+        }
+    }
+
+    /// The queue's highest priority level: nil for a queue without `x-max-priority` (or with
+    /// 0, a single level, which behaves as a plain queue).
+    static func maxPriority(_ arguments: FieldTable) -> UInt8? {
+        guard let n = arguments["x-max-priority"]?.integerValue, n > 0 else { return nil }
+        return UInt8(clamping: n)
+    }
+
+    static func isSingleActiveConsumer(_ arguments: FieldTable) -> Bool {
+        arguments["x-single-active-consumer"]?.boolValue == true
+    }
+
+    /// The consumer priority of basic.consume's `x-priority` (0 when absent), refused as
+    /// RabbitMQ refuses a value that is not an integer.
+    static func consumerPriority(_ arguments: FieldTable, queue: String, vhost: String) throws(BrokerError) -> Int {
+        guard let value = arguments["x-priority"] else { return 0 }
+        guard let n = value.integerValue else {
+            throw .preconditionFailed(
+                "invalid arg 'x-priority' for queue '\(queue)' in vhost '\(vhost)': "
+                    + "\"expected integer, got \(value.rabbitTypeName)\"")
+        }
+        return Int(n)
+    }
+}

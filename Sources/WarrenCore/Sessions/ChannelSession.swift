@@ -395,11 +395,14 @@ final class ChannelSession {
                     + "of queue type rabbit_quorum_queue")
         }
         q.touch()
-        if q.exclusiveConsumer != nil || (m.exclusive && q.consumerCount > 0) {
+        // A single-active-consumer queue refuses exclusive consumers, as RabbitMQ does.
+        if q.exclusiveConsumer != nil || (m.exclusive && (q.consumerCount > 0 || q.isSingleActiveConsumer)) {
             throw .accessRefused("queue '\(q.name)' in vhost '\(vhost.name)' in exclusive use")
         }
+        let priority = try QueueArguments.consumerPriority(m.arguments, queue: q.name, vhost: vhost.name)
         let consumer = ChannelConsumer(
-            tag: tag, queue: q, noAck: m.noAck, exclusive: m.exclusive, prefetch: consumerPrefetch, channel: self)
+            tag: tag, queue: q, noAck: m.noAck, exclusive: m.exclusive, prefetch: consumerPrefetch,
+            priority: priority, arguments: m.arguments, channel: self)
         consumers[tag] = consumer
         if !m.noWait { reply(.basicConsumeOk(BasicConsumeOk(consumerTag: tag))) }
         q.addConsumer(consumer)
@@ -592,7 +595,10 @@ final class ChannelSession {
         consumers.values.sorted { $0.consumerTag < $1.consumerTag }.map {
             ConsumerSummary(
                 queue: $0.queue.name, channel: number, consumerTag: $0.consumerTag, ackRequired: !$0.noAck,
-                prefetchCount: $0.prefetch, exclusive: $0.isExclusive)
+                prefetchCount: $0.prefetch, exclusive: $0.isExclusive, active: $0.queue.isActive($0),
+                activityStatus: $0.queue.isSingleActiveConsumer
+                    ? ($0.queue.isActive($0) ? "single_active" : "waiting") : "up",
+                arguments: $0.arguments)
         }
     }
 

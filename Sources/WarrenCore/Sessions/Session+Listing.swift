@@ -1,3 +1,5 @@
+import AMQPProtocol
+
 /// What `list_channels` and `list_consumers` show of a session.
 public struct ChannelSummary: Sendable {
     public var number: UInt16
@@ -16,6 +18,13 @@ public struct ConsumerSummary: Sendable {
     public var ackRequired: Bool
     public var prefetchCount: UInt16
     public var exclusive: Bool
+    /// False for a consumer waiting its turn on a single-active-consumer queue.
+    public var active: Bool
+    /// rabbitmqctl's activity_status: `single_active` or `waiting` on a single-active-consumer
+    /// queue, else `up`.
+    public var activityStatus: String
+    /// basic.consume's arguments.
+    public var arguments: FieldTable
 }
 
 extension Session {

@@ -65,6 +65,17 @@ enum MessageRecord {
         return UInt32(max(0, offset + length - i))
     }
 
+    /// The priority property of the valid record at `offset` (0 when absent).
+    static func priority(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt8 {
+        var i = offset + headerSize
+        i += 1 + Int(bytes[i])  // exchange
+        i += 1 + Int(bytes[i])  // routing key
+        let length = Int(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+        let properties = RawProperties(
+            bytes: ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: bytes[(i + 4)..<(i + 4 + length)])))
+        return properties.priority ?? 0
+    }
+
     /// Decodes a whole record (as read back for delivery) into a message.
     static func decode(_ record: ByteBuffer) -> Message? {
         var buffer = record

@@ -116,8 +116,13 @@ public final class MessageStore: @unchecked Sendable {
         return store
     }
 
-    func recoverQueueStore(named name: String) throws(StorageError) -> QueueStore.Recovery {
-        let recovery = try QueueStore.recover(directory: queueDirectory(name), segmentSize: segmentSize, logger: logger)
+    func recoverQueueStore(
+        named name: String, readPriorities: Bool = false
+    ) throws(StorageError)
+        -> QueueStore.Recovery
+    {
+        let recovery = try QueueStore.recover(
+            directory: queueDirectory(name), segmentSize: segmentSize, readPriorities: readPriorities, logger: logger)
         queueStores[name] = recovery.store
         return recovery
     }

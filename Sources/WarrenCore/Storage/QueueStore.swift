@@ -227,11 +227,16 @@ public final class QueueStore {
         var bodySizes: [UInt32]
         /// How many times each message was returned to its queue, in the same order.
         var deliveryCounts: [UInt32] = []
+        /// The priority property of each message, in the same order, when asked for (priority
+        /// queues); else empty.
+        var priorities: [UInt8] = []
     }
 
     /// Reads a queue's segments back: every valid, unacknowledged record in order. A torn tail
     /// is cut off; a damaged record inside a segment is skipped. Both are logged.
-    static func recover(directory: String, segmentSize: UInt32, logger: Logger) throws(StorageError) -> Recovery {
+    static func recover(
+        directory: String, segmentSize: UInt32, readPriorities: Bool = false, logger: Logger
+    ) throws(StorageError) -> Recovery {
         let ids = PosixFile.list(directory).filter { $0.hasSuffix(".seg") }.compactMap {
             UInt32($0.dropLast(4))
         }.sorted()
@@ -244,6 +249,7 @@ public final class QueueStore {
         var messages: [StoreLocation] = []
         var bodySizes: [UInt32] = []
         var deliveryCounts: [UInt32] = []
+        var priorities: [UInt8] = []
         for id in ids {
             let path = segmentPath(directory, id)
             guard let mapping = try PosixFile.map(path) else { continue }
@@ -275,6 +281,7 @@ public final class QueueStore {
                             messages.append(StoreLocation(segment: id, offset: UInt32(offset), length: UInt32(length)))
                             bodySizes.append(MessageRecord.bodySize(raw, at: offset, length: length))
                             deliveryCounts.append(returned[UInt32(offset)] ?? 0)
+                            if readPriorities { priorities.append(MessageRecord.priority(raw, at: offset)) }
                             live += 1
                         }
                         offset += length
@@ -335,7 +342,9 @@ public final class QueueStore {
             store.deleteSegment(segment)
         }
         store.closeRetiredFiles()
-        return Recovery(store: store, messages: messages, bodySizes: bodySizes, deliveryCounts: deliveryCounts)
+        return Recovery(
+            store: store, messages: messages, bodySizes: bodySizes, deliveryCounts: deliveryCounts,
+            priorities: priorities)
     }
 
     /// Writes `contents` aside and renames it over `path`, so a crash here cannot lose what

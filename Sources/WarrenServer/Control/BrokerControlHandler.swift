@@ -276,8 +276,8 @@ public final class BrokerControlHandler: ControlCommandHandler {
                 records.append([
                     "queue_name": .string(c.queue), "channel_pid": .string("<\(info.id).\(c.channel)>"),
                     "consumer_tag": .string(c.consumerTag), "ack_required": .bool(c.ackRequired),
-                    "prefetch_count": .int(Int64(c.prefetchCount)), "active": .bool(true),
-                    "activity_status": .string(c.exclusive ? "single_active" : "up"), "arguments": .array([]),
+                    "prefetch_count": .int(Int64(c.prefetchCount)), "active": .bool(c.active),
+                    "activity_status": .string(c.activityStatus), "arguments": ControlValue.arguments(c.arguments),
                 ])
             }
         }
