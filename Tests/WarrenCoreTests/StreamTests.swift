@@ -194,8 +194,8 @@ import Testing
         r1.ack(3, multiple: true)
         // Both at the tail: new messages reach both.
         c.publish("d", routingKey: "s")
-        #expect(deliveredBodies(r1.send([])) == ["d"])
-        #expect(deliveredBodies(r2.send([])) == ["d"])
+        #expect(deliveredBodies(r1.send([]).map(\.summary)) == ["d"])
+        #expect(deliveredBodies(r2.send([]).map(\.summary)) == ["d"])
         #expect(b.vhost.queues["s"]?.streamSummary?.messages == 4)
         #expect(b.vhost.queues["s"]?.consumerCount == 2)
         let r3 = b.client(4)
@@ -325,7 +325,8 @@ import Testing
         try b.restart()
         let q = try #require(b.vhost.queues["s"])
         let stream = try #require(q.stream)
-        #expect(stream.log.firstOffset == first)
+        // Retention is evaluated again at start: it may only have removed more.
+        #expect(stream.log.firstOffset >= first)
         #expect(stream.log.nextOffset == 50)
         c = b.client()
         c.publish("after", exchange: "amq.fanout", routingKey: "")

@@ -248,6 +248,9 @@ def test_independent_consumers_and_the_tail(broker, uid, streams):
         for conn, _ in readers:
             conn.process_data_events(0.05)
     assert [g for _, g in readers] == [["a", "b", "c", "d", "e"], ["b", "c", "d", "e"], ["d", "e"]]
+    # RabbitMQ's declare-ok counts neither the messages nor the consumers of a stream
+    ok = declare(pub.channel(), name)
+    assert (ok.method.message_count, ok.method.consumer_count) == (0, 0)
     for conn, _ in readers:
         conn.close()
     # consuming removed nothing
@@ -357,3 +360,35 @@ def test_stream_survives_restart(restartable_broker, how):  # noqa: F811
     assert got[40] == ("after", 40)
     assert consume(c, "s", 39, until=2) == [(got[39][0], 39), ("after", 40)]
     c.close()
+
+
+# ---------------------------------------------------------------------------
+# oslo.messaging with rabbit_stream_fanout=True: fanout through one stream
+
+
+def test_oslo_messaging_stream_fanout_reaches_every_server(broker, uid):
+    pytest.importorskip("oslo_messaging")
+    import oslo_messaging.opts
+    from test_oslo_messaging import CalcEndpoint, OsloEnv, wait_for
+
+    env = OsloEnv(broker, uid)
+    try:
+        for group, opts in oslo_messaging.opts.list_opts():
+            if group == "oslo_messaging_rabbit":
+                env.conf.register_opts(opts, group=group)
+        for key, value in (("rabbit_stream_fanout", True), ("rabbit_qos_prefetch_count", 10),
+                           ("rabbit_transient_quorum_queue", True)):
+            env.conf.set_override(key, value, group="oslo_messaging_rabbit")
+        topic = f"{uid}-rpc"
+        env.queues.add(f"{topic}_fanout")  # the stream, shared by the servers
+        eps = [CalcEndpoint(f"s{i}") for i in range(3)]
+        for i, ep in enumerate(eps):
+            env.rpc_server(topic, f"s{i}", [ep])
+        client = env.rpc_client(topic)
+        assert client.call({}, "add", a=1, b=2) == 3  # the servers are consuming
+        for n in range(3):
+            client.prepare(fanout=True).cast({}, "record", value=f"all-{n}")
+        wait_for(lambda: all(ep.casts == ["all-0", "all-1", "all-2"] for ep in eps), timeout=10,
+                 what="every fanout cast on every server")
+    finally:
+        env.close()

@@ -123,11 +123,12 @@ final class ChannelSession {
                 name: name, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
                 autoDelete: m.autoDelete, arguments: m.arguments, sessionID: session.id, serverNamed: serverNamed)
             if !m.noWait {
+                // RabbitMQ counts neither messages nor consumers of a stream here.
                 reply(
                     .queueDeclareOk(
                         QueueDeclareOk(
                             queue: q.name, messageCount: UInt32(q.messageCount),
-                            consumerCount: UInt32(q.consumerCount))))
+                            consumerCount: q.stream == nil ? UInt32(q.consumerCount) : 0)))
             }
         case .queueBind(let m):
             try authorize(.queueBind(queue: m.queue, exchange: m.exchange))
