@@ -18,7 +18,8 @@ extension VirtualHost {
             .sorted { $0.name < $1.name }
             .map {
                 QueueDefinition(
-                    name: $0.name, vhost: name, durable: true, autoDelete: $0.autoDelete, arguments: $0.arguments)
+                    name: $0.name, vhost: name, durable: true, autoDelete: $0.autoDelete, arguments: $0.arguments,
+                    type: $0.stream != nil ? StreamArguments.typeName : nil)
             }
         var bindings: [BindingDefinition] = []
         for source in self.exchanges.values.sorted(by: { $0.name < $1.name })

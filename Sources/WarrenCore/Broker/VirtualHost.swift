@@ -11,7 +11,7 @@ public final class VirtualHost: @unchecked Sendable {
     public let name: String
     public var logger = Logger(label: "warren.vhost")
     public private(set) var exchanges: [String: Exchange] = [:]
-    public private(set) var queues: [String: MessageQueue] = [:]
+    public internal(set) var queues: [String: MessageQueue] = [:]
     /// Channels consuming from `amq.rabbitmq.reply-to`, by the key in their reply address.
     var directReplyChannels: [String: ChannelSession] = [:]
     public private(set) var sessions: [UInt64: Session] = [:]
@@ -82,6 +82,12 @@ public final class VirtualHost: @unchecked Sendable {
             case .declareQueue:
                 guard let name = record.name else { continue }
                 let arguments = record.decodedArguments()
+                if StreamArguments.isStream(arguments) {
+                    let q = try recoverStream(named: name, arguments: arguments, from: store)
+                    restored += q.stream?.messageCount ?? 0
+                    queueNames.insert(name)
+                    continue
+                }
                 let q = MessageQueue(
                     name: name, durable: true, autoDelete: record.autoDelete ?? false, exclusiveOwner: nil,
                     arguments: arguments,
@@ -140,7 +146,7 @@ public final class VirtualHost: @unchecked Sendable {
     /// A binding is stored when both ends are durable, as in RabbitMQ.
     private func isDurable(_ destination: Destination) -> Bool {
         switch destination {
-        case .queue(let q): return q.storage != nil
+        case .queue(let q): return q.isStored
         case .exchange(let e): return e.durable
         }
     }
@@ -299,6 +305,11 @@ public final class VirtualHost: @unchecked Sendable {
             throw .accessRefused("queue name '\(requested)' contains reserved prefix 'amq.*'")
         }
         let name = requested.isEmpty ? NameGenerator.queueName() : requested
+        if queues[name] == nil && StreamArguments.isStream(arguments) {
+            return try declareStream(
+                name: name, durable: durable, exclusive: exclusive, autoDelete: autoDelete, arguments: arguments,
+                serverNamed: serverNamed || requested.isEmpty)
+        }
         if let existing = queues[name] {
             if let owner = existing.exclusiveOwner, owner != sessionID { throw lockedError(name) }
             if (existing.exclusiveOwner != nil) != exclusive { throw lockedError(name) }
@@ -351,7 +362,7 @@ public final class VirtualHost: @unchecked Sendable {
     public func deleteQueue(_ q: MessageQueue) -> Int {
         guard queues[q.name] === q else { return 0 }
         queues[q.name] = nil
-        if q.storage != nil { record(TopologyRecord(op: .deleteQueue, name: q.name)) }
+        if q.isStored { record(TopologyRecord(op: .deleteQueue, name: q.name)) }
         let count = q.messageCount
         for e in exchanges.values where e.unbindAll(to: .queue(q)) > 0 {
             deleteIfUnusedAutoDelete(e)
@@ -496,7 +507,7 @@ public final class VirtualHost: @unchecked Sendable {
         endOfBatch()
     }
 
-    private func applyPolicies(to q: MessageQueue) {
+    func applyPolicies(to q: MessageQueue) {
         guard !policies.isEmpty || q.policyName != nil || q.operatorPolicyName != nil else { return }
         q.applyPolicies(
             policies.policy(for: q.name, kind: .queues), policies.operatorPolicy(for: q.name, kind: .queues))

@@ -58,6 +58,9 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Persistent storage, for durable queues on a broker with a data directory.
     var storage: (messages: MessageStore, queue: QueueStore)?
+    /// Set for a stream (`x-queue-type: stream`): its log and consumers' cursors replace
+    /// `ready` (Stream/StreamQueue.swift).
+    var stream: StreamQueue?
     /// Bytes of persisted bodies held in memory by ready messages.
     private var residentBytes = 0
 
@@ -86,7 +89,10 @@ public final class MessageQueue: @unchecked Sendable {
         self.ready = ReadyMessages(maxPriority: maxPriority)
     }
 
-    var needsTimer: Bool { limits.isTimed || hasMessageExpirations }
+    /// Whether the queue is kept in its vhost's store (durable queues and streams).
+    var isStored: Bool { storage != nil || stream != nil }
+
+    var needsTimer: Bool { limits.isTimed || hasMessageExpirations || stream?.log.retention.maxAge != nil }
 
     /// The earliest deadline this queue has in its vhost's timer heap; `.max` for none.
     var timerDeadline: UInt64 = .max
@@ -94,6 +100,7 @@ public final class MessageQueue: @unchecked Sendable {
     /// When the queue next needs its timer: its head message expires, or (unused, with
     /// x-expires) the queue itself does. Only the head expires, as in RabbitMQ.
     func nextDeadline() -> UInt64? {
+        if let stream { return stream.nextDeadline(now: MonotonicClock.milliseconds()) }
         var deadline = ready.first?.expiresAt ?? .max
         if let expires = limits.expires, consumers.isEmpty { deadline = min(deadline, lastUsed &+ expires) }
         return deadline == .max ? nil : deadline
@@ -113,6 +120,12 @@ public final class MessageQueue: @unchecked Sendable {
         policyName = policy?.name
         operatorPolicyName = operatorPolicy?.name
         let updated = QueueLimits(arguments: arguments, policy: policy, operatorPolicy: operatorPolicy)
+        if let stream {
+            limits = updated
+            stream.configure(arguments: arguments, limits: updated, policy: policy)
+            rescheduleTimer()
+            return
+        }
         guard updated != limits else { return }
         if updated.expires != limits.expires { lastUsed = now }
         limits = updated
@@ -150,6 +163,13 @@ public final class MessageQueue: @unchecked Sendable {
 
     @discardableResult
     public func enqueue(_ message: Message) -> EnqueueResult {
+        if let stream {
+            defer {
+                scheduleDrain()
+                rescheduleTimer()
+            }
+            return stream.append(message)
+        }
         if type == .quorum { return apply(.enqueue(message)).enqueueResult }
         return append(message)
     }
@@ -237,6 +257,7 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Drops (or dead-letters) expired messages from the head, as RabbitMQ expires them.
     func dropExpired(now: UInt64) {
+        if let stream { return stream.applyRetention() }
         while let first = ready.first, first.isExpired(now: now) {
             discard(removeHead(), reason: .expired)
         }
@@ -296,9 +317,10 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Puts delivered messages back in their original positions, marked redelivered. A quorum
     /// queue takes them back as RabbitMQ's do (`QuorumCommand.return`): `consumerGone` when their
-    /// channel or connection closed, false for nack, reject and recover.
+    /// channel or connection closed, false for nack, reject and recover. A stream's messages
+    /// never left it.
     public func requeue<S: Sequence>(_ messages: S, consumerGone: Bool = false) where S.Element == QueuedMessage {
-        guard !isDeleted else { return }
+        guard !isDeleted, stream == nil else { return }
         if type == .quorum {
             apply(.return(Array(messages), consumerGone: consumerGone))
             return
@@ -356,6 +378,7 @@ public final class MessageQueue: @unchecked Sendable {
         guard let i = consumers.firstIndex(where: { $0 === consumer }) else { return }
         consumers.remove(at: i)
         if nextConsumer > i { nextConsumer -= 1 }
+        stream?.detach(consumer)
         if hasConsumerPriorities && !consumers.contains(where: { $0.priority != 0 }) {
             hasConsumerPriorities = false
             nextConsumerByPriority.removeAll()
@@ -383,7 +406,7 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Asks the vhost to deliver from this queue at the end of the current batch.
     public func scheduleDrain() {
-        guard !isScheduled, !isDeleted, !consumers.isEmpty, !ready.isEmpty else { return }
+        guard !isScheduled, !isDeleted, !consumers.isEmpty, !ready.isEmpty || stream != nil else { return }
         isScheduled = true
         vhost?.queueNeedsDrain(self)
     }
@@ -391,6 +414,7 @@ public final class MessageQueue: @unchecked Sendable {
     /// Delivers ready messages round-robin to consumers that can take them.
     func drain() {
         isScheduled = false
+        if let stream { return stream.drain(consumers, from: self) }
         let now = needsTimer ? MonotonicClock.milliseconds() : 0
         if now != 0 { dropExpired(now: now) }
         if isSingleActiveConsumer {
@@ -479,6 +503,8 @@ public final class MessageQueue: @unchecked Sendable {
             storage.messages.destroyQueueStore(storage.queue, named: name)
             self.storage = nil
         }
+        stream?.destroy()
+        stream = nil
         return gone
     }
 }

@@ -5,7 +5,7 @@ enum QueueArguments {
     static let equivalenceKeys = [
         "x-message-ttl", "x-expires", "x-max-length", "x-max-length-bytes", "x-dead-letter-exchange",
         "x-dead-letter-routing-key", "x-max-priority", "x-overflow", "x-queue-type", "x-single-active-consumer",
-        "x-queue-mode",
+        "x-queue-mode", "x-max-age", "x-stream-max-segment-size-bytes",
     ]
 
     /// The keys compared for a queue of this type (a quorum queue ignores the arguments it

@@ -123,11 +123,12 @@ final class ChannelSession {
                 name: name, passive: m.passive, durable: m.durable, exclusive: m.exclusive,
                 autoDelete: m.autoDelete, arguments: m.arguments, sessionID: session.id, serverNamed: serverNamed)
             if !m.noWait {
+                // RabbitMQ counts neither messages nor consumers of a stream here.
                 reply(
                     .queueDeclareOk(
                         QueueDeclareOk(
                             queue: q.name, messageCount: UInt32(q.messageCount),
-                            consumerCount: UInt32(q.consumerCount))))
+                            consumerCount: q.stream == nil ? UInt32(q.consumerCount) : 0)))
             }
         case .queueBind(let m):
             try authorize(.queueBind(queue: m.queue, exchange: m.exchange))
@@ -146,6 +147,7 @@ final class ChannelSession {
         case .queuePurge(let m):
             try authorize(.queuePurge(queue: m.queue))
             let q = try vhost.queue(named: m.queue, for: session.id)
+            if q.stream != nil { throw q.streamRefuses("queue.purge") }
             let n = q.purge()
             if !m.noWait { reply(.queuePurgeOk(QueuePurgeOk(messageCount: UInt32(n)))) }
         case .queueDelete(let m):
@@ -400,11 +402,19 @@ final class ChannelSession {
             throw .accessRefused("queue '\(q.name)' in vhost '\(vhost.name)' in exclusive use")
         }
         let priority = try QueueArguments.consumerPriority(m.arguments, queue: q.name, vhost: vhost.name)
+        var streamOffset: StreamArguments.Offset?
+        if let stream = q.stream {
+            try StreamArguments.checkConsumer(
+                queue: q.name, vhost: vhost.name, noAck: m.noAck, prefetch: consumerPrefetch,
+                channelPrefetch: channelPrefetch)
+            streamOffset = try StreamArguments.offset(m.arguments, now: stream.clock())
+        }
         let consumer = ChannelConsumer(
             tag: tag, queue: q, noAck: m.noAck, exclusive: m.exclusive, prefetch: consumerPrefetch,
             priority: priority, arguments: m.arguments, channel: self)
         consumers[tag] = consumer
         if !m.noWait { reply(.basicConsumeOk(BasicConsumeOk(consumerTag: tag))) }
+        if let streamOffset { q.stream?.attach(consumer, at: streamOffset) }
         q.addConsumer(consumer)
     }
 
@@ -436,6 +446,7 @@ final class ChannelSession {
     private func get(_ m: BasicGet) throws(BrokerError) {
         try authorize(.basicGet(queue: m.queue))
         let q = try vhost.queue(named: m.queue, for: session.id)
+        if q.stream != nil { throw q.streamRefuses("basic.get") }
         q.touch()
         guard let qm = q.dequeue() else {
             reply(.basicGetEmpty(BasicGetEmpty()))
@@ -496,6 +507,9 @@ final class ChannelSession {
         guard let deliveries = unacked.take(tag: tag, multiple: multiple) else {
             throw .preconditionFailed("unknown delivery tag \(tag)")
         }
+        if case .reject = action, let d = deliveries.first(where: { $0.queue.stream != nil }) {
+            throw d.queue.streamRefuses("basic.nack and basic.reject")
+        }
         if txMode {
             switch action {
             case .ack: txActions.append(.ack(deliveries))
@@ -548,6 +562,8 @@ final class ChannelSession {
 
     private func recover(requeue: Bool) throws(BrokerError) {
         guard requeue else { throw .notImplemented("requeue=false") }
+        // RabbitMQ 3.10's channel fails on a recover of stream deliveries.
+        if unacked.contains(where: { $0.queue.stream != nil }) { throw StreamArguments.internalError }
         release(unacked.takeAll(), requeue: true)
     }
 

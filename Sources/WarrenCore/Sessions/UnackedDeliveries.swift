@@ -60,6 +60,10 @@ struct UnackedDeliveries {
         return taken
     }
 
+    func contains(where predicate: (UnackedDelivery) -> Bool) -> Bool {
+        entries.contains { !$0.settled && predicate($0) }
+    }
+
     /// Every outstanding delivery, removed.
     mutating func takeAll() -> [UnackedDelivery] {
         take(tag: 0, multiple: true) ?? []

@@ -29,6 +29,9 @@ public final class MessageStore: @unchecked Sendable {
     public var queueMemoryLimit = 32 * 1024 * 1024
     private var queueStores: [String: QueueStore] = [:]
     private var dirty: [ObjectIdentifier: QueueStore] = [:]
+    /// Streams' logs, by queue name, and those written to in this batch.
+    private var streamLogs: [String: StreamLog] = [:]
+    private var dirtyStreams: [ObjectIdentifier: StreamLog] = [:]
     let metadata: MetadataLog
     /// The durable topology found at start-up, compacted (already written back as the log).
     let recoveredTopology: [TopologyRecord]
@@ -136,6 +139,38 @@ public final class MessageStore: @unchecked Sendable {
         if queueStores[name] === store { queueStores[name] = nil }
     }
 
+    // MARK: Streams
+
+    func createStreamLog(named name: String, maxSegmentSize: Int) throws(StorageError) -> StreamLog {
+        let dir = queueDirectory(name)
+        PosixFile.removeTree(dir)
+        let log = try StreamLog.create(directory: dir, maxSegmentSize: maxSegmentSize, logger: logger)
+        streamLogs[name] = log
+        directoriesToSync.insert(directory + "/queues")
+        directoriesToSync.insert(dir)
+        return log
+    }
+
+    func recoverStreamLog(named name: String, maxSegmentSize: Int) throws(StorageError) -> StreamLog {
+        let log = try StreamLog.recover(directory: queueDirectory(name), maxSegmentSize: maxSegmentSize, logger: logger)
+        streamLogs[name] = log
+        return log
+    }
+
+    /// The stream was appended to (or lost segments): its writes go out at the end of the batch.
+    func streamWritten(_ log: StreamLog, appended: Bool = true) {
+        dirtyStreams[ObjectIdentifier(log)] = log
+        if appended { writesSinceSync = true }
+    }
+
+    func destroyStreamLog(_ log: StreamLog, named name: String) {
+        dirtyStreams[ObjectIdentifier(log)] = nil
+        log.destroy()
+        retiredFDs.append(contentsOf: log.fdsToClose)
+        log.fdsToClose.removeAll()
+        if streamLogs[name] === log { streamLogs[name] = nil }
+    }
+
     /// Removes queue directories that no durable queue owns (deleted while the broker was down
     /// mid-way, or never recorded).
     func removeOrphanedQueueDirectories(keeping names: Set<String>) {
@@ -193,6 +228,7 @@ public final class MessageStore: @unchecked Sendable {
     /// Removes the vhost's whole storage directory (the vhost was deleted).
     func destroy() {
         for (name, store) in queueStores { destroyQueueStore(store, named: name) }
+        for (name, log) in streamLogs { destroyStreamLog(log, named: name) }
         PosixFile.removeTree(directory)
     }
 
@@ -208,6 +244,12 @@ public final class MessageStore: @unchecked Sendable {
                 store.fdsToClose.removeAll()
             }
             dirty.removeAll(keepingCapacity: true)
+            for log in dirtyStreams.values {
+                try log.flush()
+                retiredFDs.append(contentsOf: log.fdsToClose)
+                log.fdsToClose.removeAll()
+            }
+            dirtyStreams.removeAll(keepingCapacity: true)
             if lastWriteError != nil {
                 logger.notice("storage writes succeed again")
                 lastWriteError = nil
@@ -230,6 +272,11 @@ public final class MessageStore: @unchecked Sendable {
             let (storeFDs, newEntries) = store.takeUnsynced()
             fds.append(contentsOf: storeFDs)
             if newEntries { directoriesToSync.insert(store.directory) }
+        }
+        for log in streamLogs.values {
+            let (logFDs, newEntries) = log.takeUnsynced()
+            fds.append(contentsOf: logFDs)
+            if newEntries { directoriesToSync.insert(log.directory) }
         }
         let directories = Array(directoriesToSync)
         directoriesToSync.removeAll()

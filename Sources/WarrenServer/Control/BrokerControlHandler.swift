@@ -177,7 +177,19 @@ public final class BrokerControlHandler: ControlCommandHandler {
 
     static func queueTable(_ vhost: VirtualHost, _ columns: [String]) -> ControlResponse {
         let records = vhost.queues.values.sorted { $0.name < $1.name }.map { q -> [String: JSONValue] in
-            [
+            if let stream = q.streamSummary {
+                // A stream's messages stay in it: all of them are ready, none unacknowledged.
+                return [
+                    "name": .string(q.name), "durable": .bool(true), "auto_delete": .bool(false),
+                    "arguments": ControlValue.arguments(q.arguments), "policy": .string(q.policyName ?? ""),
+                    "operator_policy": .string(q.operatorPolicyName ?? ""), "exclusive": .bool(false),
+                    "messages_ready": .int(Int64(stream.messages)), "messages_unacknowledged": .int(0),
+                    "messages": .int(Int64(stream.messages)), "consumers": .int(Int64(q.consumerCount)),
+                    "message_bytes": .int(Int64(stream.bytes)), "message_bytes_ready": .int(Int64(stream.bytes)),
+                    "state": .string("running"), "type": .string("stream"), "online": .bool(true),
+                ]
+            }
+            return [
                 "name": .string(q.name), "durable": .bool(q.durable), "auto_delete": .bool(q.autoDelete),
                 "arguments": ControlValue.arguments(q.arguments), "policy": .string(q.policyName ?? ""),
                 "operator_policy": .string(q.operatorPolicyName ?? ""),

@@ -6,9 +6,10 @@ import AMQPProtocol
 public enum QueueType: String, Sendable {
     case classic
     case quorum
+    /// An append-only log read from offsets (`Stream/StreamQueue.swift`).
+    case stream
 
-    /// The type named by the declare arguments, refused as RabbitMQ refuses it. `stream` is
-    /// accepted and, until streams exist here, gives a classic queue.
+    /// The type named by the declare arguments, refused as RabbitMQ refuses it.
     static func of(_ arguments: FieldTable, queue: String, vhost: String) throws(BrokerError) -> QueueType {
         guard let value = arguments["x-queue-type"] else { return .classic }
         let invalid = "invalid arg 'x-queue-type' for queue '\(queue)' in vhost '\(vhost)'"
@@ -16,7 +17,8 @@ public enum QueueType: String, Sendable {
             throw .preconditionFailed("\(invalid): {unacceptable_type,\(value.rabbitTypeName)}")
         }
         switch name {
-        case "classic", "stream": return .classic
+        case "classic": return .classic
+        case "stream": return .stream
         case "quorum": return .quorum
         default: throw .preconditionFailed("\(invalid): \"unsupported queue type '\(name)'\"")
         }
@@ -24,7 +26,11 @@ public enum QueueType: String, Sendable {
 
     /// The type of a queue declared (or recovered) with these arguments, without checks.
     static func declared(by arguments: FieldTable) -> QueueType {
-        arguments["x-queue-type"]?.stringValue == "quorum" ? .quorum : .classic
+        switch arguments["x-queue-type"]?.stringValue {
+        case "quorum": .quorum
+        case "stream": .stream
+        default: .classic
+        }
     }
 
     /// Queue arguments RabbitMQ 3.10 knows but refuses for a quorum queue.
