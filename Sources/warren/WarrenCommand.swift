@@ -36,6 +36,9 @@ struct WarrenCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String?
 
+    @Option(help: "Event-loop threads for connections and vhosts (default: one per core).")
+    var eventLoops: Int?
+
     func run() async throws {
         let shutdown = ShutdownSignal.install()
         var settings = BrokerConfiguration()
@@ -79,7 +82,7 @@ struct WarrenCommand: AsyncParsableCommand {
             Foundation.exit(1)
         }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops ?? System.coreCount))
         let runtime: BrokerRuntime
         do {
             let users = try UserDirectory(

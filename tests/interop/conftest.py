@@ -159,3 +159,14 @@ def fresh_broker():
 def uid(request) -> str:
     """A name prefix unique to this test, for queues and exchanges."""
     return f"t-{request.node.name[:40]}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+
+
+@pytest.fixture
+def conn(broker):
+    """A pika BlockingConnection to the session's broker, closed at the end of the test."""
+    import pika
+    from pika_helpers import params
+    c = pika.BlockingConnection(params(broker))
+    yield c
+    if c.is_open:
+        c.close()

@@ -16,18 +16,7 @@ import pytest
 import amqp_raw
 
 
-def params(broker):
-    return pika.ConnectionParameters(
-        host=broker.host, port=broker.port, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5)
-
-
-@pytest.fixture
-def conn(broker):
-    c = pika.BlockingConnection(params(broker))
-    yield c
-    if c.is_open:
-        c.close()
+from pika_helpers import params  # noqa: E402
 
 
 @pytest.fixture

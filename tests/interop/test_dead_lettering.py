@@ -21,18 +21,7 @@ from durability_helpers import restartable_broker  # noqa: F401  (a fixture)
 DEADLINE = 5.0  # seconds within which a dead letter must arrive
 
 
-def params(broker):
-    return pika.ConnectionParameters(
-        host=broker.host, port=broker.port, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5)
-
-
-@pytest.fixture
-def conn(broker):
-    c = pika.BlockingConnection(params(broker))
-    yield c
-    if c.is_open:
-        c.close()
+from pika_helpers import params  # noqa: E402
 
 
 @pytest.fixture

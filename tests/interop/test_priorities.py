@@ -19,18 +19,7 @@ from admin_helpers import Ctl
 from durability_helpers import restartable_broker  # noqa: F401  (a fixture)
 
 
-def params(broker, port=None):
-    return pika.ConnectionParameters(
-        host=broker.host, port=port or broker.port, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5)
-
-
-@pytest.fixture
-def conn(broker):
-    c = pika.BlockingConnection(params(broker))
-    yield c
-    if c.is_open:
-        c.close()
+from pika_helpers import params  # noqa: E402
 
 
 @pytest.fixture

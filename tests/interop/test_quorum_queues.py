@@ -24,18 +24,7 @@ QUORUM = {"x-queue-type": "quorum"}
 DEADLINE = 5.0
 
 
-def params(broker):
-    return pika.ConnectionParameters(
-        host=broker.host, port=broker.port, credentials=pika.PlainCredentials("guest", "guest"),
-        connection_attempts=1, socket_timeout=5)
-
-
-@pytest.fixture
-def conn(broker):
-    c = pika.BlockingConnection(params(broker))
-    yield c
-    if c.is_open:
-        c.close()
+from pika_helpers import params  # noqa: E402
 
 
 @pytest.fixture
