@@ -76,8 +76,18 @@ class OptionsEnv(OsloEnv):
                 c.close()
 
 
+@pytest.fixture
+def queue_manager_identity(monkeypatch):
+    """oslo.messaging's queue manager names the process by its process group's /proc entry; when
+    the suite runs in a group whose leader has exited (started in the background), that entry is
+    gone, so the process's own pid stands in, as oslo.messaging itself does when it has no group."""
+    import os
+    if not os.path.exists(f"/proc/{os.getpgrp()}/stat"):
+        monkeypatch.setattr(os, "getpgrp", os.getpid)
+
+
 @pytest.mark.parametrize("configuration", list(CONFIGURATIONS))
-def test_rpc_and_notifications_under_driver_options(broker, uid, configuration):
+def test_rpc_and_notifications_under_driver_options(broker, uid, configuration, queue_manager_identity):
     options = CONFIGURATIONS[configuration]
     env = OptionsEnv(broker, uid, options)
     try:
