@@ -14,23 +14,8 @@ enum MessageRecord {
 
     /// Appends the record of `message`; returns its total length.
     static func write(_ message: Message, into buffer: inout ByteBuffer) -> UInt32 {
-        let start = buffer.writerIndex
-        buffer.writeInteger(magic)
-        buffer.writeInteger(UInt32(0))  // length, patched below
-        buffer.writeInteger(UInt32(0))  // checksum, patched below
-        let payloadStart = buffer.writerIndex
-        buffer.writeShortString(message.exchange)
-        buffer.writeShortString(message.routingKey)
-        buffer.writeInteger(UInt32(message.properties.bytes.readableBytes))
-        buffer.writeImmutableBuffer(message.properties.bytes)
-        buffer.writeImmutableBuffer(message.body)
-        let payloadLength = buffer.writerIndex - payloadStart
-        let crc = buffer.withUnsafeReadableBytes { all in
-            CRC32C.update(0, UnsafeRawBufferPointer(rebasing: all[(payloadStart - buffer.readerIndex)...]))
-        }
-        buffer.setInteger(UInt32(payloadLength), at: start + 4)
-        buffer.setInteger(crc, at: start + 8)
-        return UInt32(headerSize + payloadLength)
+        UInt32(
+            ChecksummedRecord.write(magic: magic, into: &buffer) { ChecksummedRecord.writeMessage(message, into: &$0) })
     }
 
     enum ScanResult {

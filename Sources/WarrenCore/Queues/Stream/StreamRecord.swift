@@ -28,26 +28,12 @@ enum StreamRecord {
     static func write(
         _ message: Message, offset: UInt64, timestamp: Int64, flags: UInt8, into buffer: inout ByteBuffer
     ) -> Int {
-        let start = buffer.writerIndex
-        buffer.writeInteger(magic)
-        buffer.writeInteger(UInt32(0))
-        buffer.writeInteger(UInt32(0))
-        let payloadStart = buffer.writerIndex
-        buffer.writeInteger(offset)
-        buffer.writeInteger(timestamp)
-        buffer.writeInteger(flags)
-        buffer.writeShortString(message.exchange)
-        buffer.writeShortString(message.routingKey)
-        buffer.writeInteger(UInt32(message.properties.bytes.readableBytes))
-        buffer.writeImmutableBuffer(message.properties.bytes)
-        buffer.writeImmutableBuffer(message.body)
-        let payloadLength = buffer.writerIndex - payloadStart
-        let crc = buffer.withUnsafeReadableBytes { all in
-            CRC32C.update(0, UnsafeRawBufferPointer(rebasing: all[(payloadStart - buffer.readerIndex)...]))
+        ChecksummedRecord.write(magic: magic, into: &buffer) { buffer in
+            buffer.writeInteger(offset)
+            buffer.writeInteger(timestamp)
+            buffer.writeInteger(flags)
+            ChecksummedRecord.writeMessage(message, into: &buffer)
         }
-        buffer.setInteger(UInt32(payloadLength), at: start + 4)
-        buffer.setInteger(crc, at: start + 8)
-        return headerSize + payloadLength
     }
 
     enum Scan {
