@@ -387,13 +387,11 @@ import Testing
     // MARK: Persistence
 
     @Test func persistentMessageDeadLetteredIntoADurableQueueSurvivesARestart() throws {
-        let dir = NSTemporaryDirectory() + "warren-dlx-test-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var logger = Logger(label: "dlx-test")
-        logger.logLevel = .critical
+        let directory = TestStoreDirectory("dlx")
+        defer { directory.remove() }
         do {
             let vhost = makeVHost()
-            try vhost.attach(MessageStore(directory: dir, logger: logger, syncer: MessageStore.inlineSyncer))
+            try vhost.attach(directory.store())
             let c = TestClient(vhost)
             c.openChannel()
             c.call(.queueDeclare(QueueDeclare(queue: "dead", durable: true)))
@@ -416,7 +414,7 @@ import Testing
             c.call(.channelFlow(ChannelFlow(active: true)))
         }
         let vhost = makeVHost()
-        try vhost.attach(MessageStore(directory: dir, logger: logger, syncer: MessageStore.inlineSyncer))
+        try vhost.attach(directory.store())
         #expect(vhost.queues["src"]?.messageCount == 0)
         #expect(vhost.queues["dead"]?.messageCount == 1)
         let c = TestClient(vhost)
@@ -431,13 +429,11 @@ import Testing
     }
 
     @Test func sourceRecordStaysUntilTheCopyIsSynced() throws {
-        let dir = NSTemporaryDirectory() + "warren-dlx-test-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var logger = Logger(label: "dlx-test")
-        logger.logLevel = .critical
+        let directory = TestStoreDirectory("dlx")
+        defer { directory.remove() }
         let syncs = HeldSyncs()
         let vhost = makeVHost()
-        let store = try MessageStore(directory: dir, logger: logger, syncer: syncs.syncer)
+        let store = try directory.store(syncer: syncs.syncer)
         try vhost.attach(store)
         let c = TestClient(vhost)
         c.openChannel()
@@ -453,15 +449,15 @@ import Testing
         c.call(.basicReject(BasicReject(deliveryTag: 1, requeue: false)))
         // The copy is written but not synced: the original's record is still live.
         let before = try QueueStore.recover(
-            directory: store.queueDirectory("src"), segmentSize: 32 << 20, logger: logger)
+            directory: store.queueDirectory("src"), segmentSize: 32 << 20, logger: TestStoreDirectory.logger)
         #expect(before.messages.count == 1)
         syncs.completeAll()
         c.call(.channelFlow(ChannelFlow(active: true)))
         let after = try QueueStore.recover(
-            directory: store.queueDirectory("src"), segmentSize: 32 << 20, logger: logger)
+            directory: store.queueDirectory("src"), segmentSize: 32 << 20, logger: TestStoreDirectory.logger)
         #expect(after.messages.count == 0)
         let copies = try QueueStore.recover(
-            directory: store.queueDirectory("dead"), segmentSize: 32 << 20, logger: logger)
+            directory: store.queueDirectory("dead"), segmentSize: 32 << 20, logger: TestStoreDirectory.logger)
         #expect(copies.messages.count == 1)
     }
 }

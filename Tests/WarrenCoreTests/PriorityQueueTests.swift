@@ -180,13 +180,11 @@ import Testing
     }
 
     @Test func durablePriorityQueueRecoversInPriorityOrder() throws {
-        let dir = NSTemporaryDirectory() + "warren-prio-test-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var logger = Logger(label: "prio-test")
-        logger.logLevel = .critical
+        let directory = TestStoreDirectory("prio")
+        defer { directory.remove() }
         do {
             let vhost = makeVHost()
-            try vhost.attach(MessageStore(directory: dir, logger: logger, syncer: MessageStore.inlineSyncer))
+            try vhost.attach(directory.store())
             let c = TestClient(vhost)
             c.openChannel()
             c.call(.queueDeclare(QueueDeclare(queue: "q", durable: true, arguments: ["x-max-priority": .int32(5)])))
@@ -200,7 +198,7 @@ import Testing
             c.call(.channelFlow(ChannelFlow(active: true)))
         }
         let vhost = makeVHost()
-        try vhost.attach(MessageStore(directory: dir, logger: logger, syncer: MessageStore.inlineSyncer))
+        try vhost.attach(directory.store())
         #expect(vhost.queues["q"]?.maxPriority == 5)
         let c = TestClient(vhost)
         c.openChannel()
@@ -208,12 +206,10 @@ import Testing
     }
 
     @Test func pagedOutMessagesKeepTheirPriority() throws {
-        let dir = NSTemporaryDirectory() + "warren-prio-test-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var logger = Logger(label: "prio-test")
-        logger.logLevel = .critical
+        let directory = TestStoreDirectory("prio")
+        defer { directory.remove() }
         let vhost = makeVHost()
-        let store = try MessageStore(directory: dir, logger: logger, syncer: MessageStore.inlineSyncer)
+        let store = try directory.store()
         store.queueMemoryLimit = 8
         try vhost.attach(store)
         let c = TestClient(vhost)

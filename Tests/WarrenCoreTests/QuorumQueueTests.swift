@@ -314,13 +314,11 @@ import Testing
     // MARK: Persistence
 
     @Test func everyMessageAndItsDeliveryCountSurviveARestart() throws {
-        let dir = NSTemporaryDirectory() + "warren-quorum-test-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var logger = Logger(label: "quorum-test")
-        logger.logLevel = .critical
+        let directory = TestStoreDirectory("quorum")
+        defer { directory.remove() }
         do {
             let vhost = makeVHost()
-            try vhost.attach(MessageStore(directory: dir, logger: logger, syncer: MessageStore.inlineSyncer))
+            try vhost.attach(directory.store())
             let c = TestClient(vhost)
             c.openChannel()
             c.call(.queueDeclare(QueueDeclare(queue: "q", durable: true, arguments: Self.quorum)))
@@ -339,7 +337,7 @@ import Testing
             c.call(.basicAck(BasicAck(deliveryTag: 3)))
         }
         let vhost = makeVHost()
-        try vhost.attach(MessageStore(directory: dir, logger: logger, syncer: MessageStore.inlineSyncer))
+        try vhost.attach(directory.store())
         let q = try #require(vhost.queues["q"])
         #expect(q.type == .quorum)
         let c = TestClient(vhost)

@@ -1,4 +1,6 @@
 import AMQPProtocol
+import Foundation
+import Logging
 import NIOCore
 import Testing
 
@@ -220,4 +222,25 @@ func makeVHost() -> VirtualHost {
     let vhost = VirtualHost(name: "/")
     vhost.logger.logLevel = .critical
     return vhost
+}
+
+/// A data directory of a test's own (`remove()` it in a `defer`) and stores opened on it: each one
+/// recovers what the earlier ones wrote, as a restart does.
+final class TestStoreDirectory {
+    let path: String
+    static let logger: Logger = {
+        var logger = Logger(label: "test-store")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    init(_ name: String) {
+        path = NSTemporaryDirectory() + "warren-\(name)-test-" + UUID().uuidString
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    func store(syncer: @escaping MessageStore.Syncer = MessageStore.inlineSyncer) throws -> MessageStore {
+        try MessageStore(directory: path, logger: Self.logger, syncer: syncer)
+    }
 }
