@@ -5,6 +5,12 @@ public struct ListColumns: Sendable {
     public var all: [String]
     public var defaults: [String]
 
+    /// The columns a list request asked for, or its command's defaults.
+    public static func columns(for request: ControlRequest) -> [String] {
+        let asked = request.columns
+        return asked.isEmpty ? byCommand[request.command]?.defaults ?? [] : asked
+    }
+
     public static let byCommand: [String: ListColumns] = [
         "list_users": ListColumns(all: ["user", "tags"], defaults: ["user", "tags"]),
         "list_vhosts": ListColumns(

@@ -59,7 +59,7 @@ public enum RuntimeParameterCommands {
                     "priority": .int(Int64(p.priority)),
                 ]
             }
-            return .table(ControlTable(columns: columns(request), records: records))
+            return .table(ControlTable(columns: ListColumns.columns(for: request), records: records))
 
         case "set_parameter":
             guard args.count == 3 else { return usage }
@@ -81,7 +81,7 @@ public enum RuntimeParameterCommands {
                     "value": .string(JSONText.render(p.value)),
                 ]
             }
-            return .table(ControlTable(columns: columns(request), records: records))
+            return .table(ControlTable(columns: ListColumns.columns(for: request), records: records))
 
         case "set_global_parameter":
             guard args.count == 2 else { return usage }
@@ -97,7 +97,7 @@ public enum RuntimeParameterCommands {
             let records = database.runtimeParameters.globalParameters.map { p -> [String: JSONValue] in
                 ["name": .string(p.name), "value": .string(JSONText.render(p.value))]
             }
-            return .table(ControlTable(columns: columns(request), records: records))
+            return .table(ControlTable(columns: ListColumns.columns(for: request), records: records))
 
         default:
             return nil
@@ -139,8 +139,4 @@ public enum RuntimeParameterCommands {
         return o
     }
 
-    private static func columns(_ request: ControlRequest) -> [String] {
-        let asked = request.columns
-        return asked.isEmpty ? ListColumns.byCommand[request.command]?.defaults ?? [] : asked
-    }
 }

@@ -62,7 +62,7 @@ public enum UserDatabaseCommands {
             let records: [[String: JSONValue]] = database.userList.map {
                 ["user": .string($0.name), "tags": ControlValue.strings($0.tags)]
             }
-            return .table(ControlTable(columns: columns(request), records: records))
+            return .table(ControlTable(columns: ListColumns.columns(for: request), records: records))
 
         case "add_vhost":
             guard arguments(1) else { return usage }
@@ -95,7 +95,7 @@ public enum UserDatabaseCommands {
                     "tracing": .bool(false), "cluster_state": .string("running"),
                 ]
             }
-            return .table(ControlTable(columns: columns(request), records: records))
+            return .table(ControlTable(columns: ListColumns.columns(for: request), records: records))
 
         case "set_permissions":
             guard arguments(4) else { return usage }
@@ -123,7 +123,7 @@ public enum UserDatabaseCommands {
             let records: [[String: JSONValue]] = database.permissions(inVhost: request.vhost).map {
                 ["user": .string($0.user)].merging(patterns($0.permission)) { a, _ in a }
             }
-            return .table(ControlTable(columns: columns(request), records: records))
+            return .table(ControlTable(columns: ListColumns.columns(for: request), records: records))
 
         case "list_user_permissions":
             guard arguments(1) else { return usage }
@@ -133,7 +133,7 @@ public enum UserDatabaseCommands {
             let records: [[String: JSONValue]] = database.permissions(ofUser: args[0]).map {
                 ["vhost": .string($0.vhost)].merging(patterns($0.permission)) { a, _ in a }
             }
-            return .table(ControlTable(columns: columns(request), records: records))
+            return .table(ControlTable(columns: ListColumns.columns(for: request), records: records))
 
         case "set_topic_permissions":
             guard arguments(4) else { return usage }
@@ -164,16 +164,11 @@ public enum UserDatabaseCommands {
                         "read": .string($0.read),
                     ]
                 }
-            return .table(ControlTable(columns: columns(request), records: records))
+            return .table(ControlTable(columns: ListColumns.columns(for: request), records: records))
 
         default:
             return nil
         }
-    }
-
-    private static func columns(_ request: ControlRequest) -> [String] {
-        let asked = request.columns
-        return asked.isEmpty ? ListColumns.byCommand[request.command]?.defaults ?? [] : asked
     }
 
     private static func patterns(_ permission: Permission) -> [String: JSONValue] {

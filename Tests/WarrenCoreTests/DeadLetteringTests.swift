@@ -390,8 +390,7 @@ import Testing
         let directory = TestStoreDirectory("dlx")
         defer { directory.remove() }
         do {
-            let vhost = makeVHost()
-            try vhost.attach(directory.store())
+            let vhost = try directory.vhost()
             let c = TestClient(vhost)
             c.openChannel()
             c.call(.queueDeclare(QueueDeclare(queue: "dead", durable: true)))
@@ -413,8 +412,7 @@ import Testing
             // One more batch, so the removal that waited for the sync is written too.
             c.call(.channelFlow(ChannelFlow(active: true)))
         }
-        let vhost = makeVHost()
-        try vhost.attach(directory.store())
+        let vhost = try directory.vhost()
         #expect(vhost.queues["src"]?.messageCount == 0)
         #expect(vhost.queues["dead"]?.messageCount == 1)
         let c = TestClient(vhost)

@@ -183,8 +183,7 @@ import Testing
         let directory = TestStoreDirectory("prio")
         defer { directory.remove() }
         do {
-            let vhost = makeVHost()
-            try vhost.attach(directory.store())
+            let vhost = try directory.vhost()
             let c = TestClient(vhost)
             c.openChannel()
             c.call(.queueDeclare(QueueDeclare(queue: "q", durable: true, arguments: ["x-max-priority": .int32(5)])))
@@ -197,8 +196,7 @@ import Testing
             c.call(.basicNack(BasicNack(deliveryTag: 1, requeue: true)))
             c.call(.channelFlow(ChannelFlow(active: true)))
         }
-        let vhost = makeVHost()
-        try vhost.attach(directory.store())
+        let vhost = try directory.vhost()
         #expect(vhost.queues["q"]?.maxPriority == 5)
         let c = TestClient(vhost)
         c.openChannel()

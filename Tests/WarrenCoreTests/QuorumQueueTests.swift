@@ -317,8 +317,7 @@ import Testing
         let directory = TestStoreDirectory("quorum")
         defer { directory.remove() }
         do {
-            let vhost = makeVHost()
-            try vhost.attach(directory.store())
+            let vhost = try directory.vhost()
             let c = TestClient(vhost)
             c.openChannel()
             c.call(.queueDeclare(QueueDeclare(queue: "q", durable: true, arguments: Self.quorum)))
@@ -336,8 +335,7 @@ import Testing
             #expect(out.first?.message?.bodyString == "acked")
             c.call(.basicAck(BasicAck(deliveryTag: 3)))
         }
-        let vhost = makeVHost()
-        try vhost.attach(directory.store())
+        let vhost = try directory.vhost()
         let q = try #require(vhost.queues["q"])
         #expect(q.type == .quorum)
         let c = TestClient(vhost)

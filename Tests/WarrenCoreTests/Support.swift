@@ -243,4 +243,11 @@ final class TestStoreDirectory {
     func store(syncer: @escaping MessageStore.Syncer = MessageStore.inlineSyncer) throws -> MessageStore {
         try MessageStore(directory: path, logger: Self.logger, syncer: syncer)
     }
+
+    /// A vhost on a store in this directory (a second one recovers what the first stored).
+    func vhost() throws -> VirtualHost {
+        let vhost = makeVHost()
+        try vhost.attach(store())
+        return vhost
+    }
 }

@@ -16,7 +16,7 @@ import pytest
 import amqp_raw
 
 
-from pika_helpers import params  # noqa: E402
+from pika_helpers import params, poll_get  # noqa: E402
 
 
 @pytest.fixture
@@ -28,13 +28,8 @@ def ae(name):
     return {"alternate-exchange": name}
 
 
-def wait_get(ch, queue, deadline=3.0):
-    end = time.monotonic() + deadline
-    while True:
-        method, props, body = ch.basic_get(queue, auto_ack=True)
-        if method is not None or time.monotonic() > end:
-            return method, props, body
-        time.sleep(0.02)
+def wait_get(ch, queue):
+    return poll_get(ch, queue, deadline=3.0)
 
 
 def test_unroutable_message_goes_to_the_alternate_exchange(ch, uid):

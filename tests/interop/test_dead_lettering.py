@@ -21,7 +21,7 @@ from durability_helpers import restartable_broker  # noqa: F401  (a fixture)
 DEADLINE = 5.0  # seconds within which a dead letter must arrive
 
 
-from pika_helpers import params  # noqa: E402
+from pika_helpers import params, poll_get  # noqa: E402
 
 
 @pytest.fixture
@@ -31,12 +31,7 @@ def ch(conn):
 
 def wait_get(ch, queue, deadline=DEADLINE):
     """basic.get (auto-ack) until a message comes or the deadline passes."""
-    end = time.monotonic() + deadline
-    while True:
-        method, props, body = ch.basic_get(queue, auto_ack=True)
-        if method is not None or time.monotonic() > end:
-            return method, props, body
-        time.sleep(0.02)
+    return poll_get(ch, queue, deadline)
 
 
 def reject_next(ch, queue, nack=False):
@@ -307,12 +302,7 @@ def test_a_repeated_death_moves_its_entry_to_the_front(ch, uid):
 
 
 def wait_get_unacked(ch, queue, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    while True:
-        method, props, body = ch.basic_get(queue, auto_ack=False)
-        if method is not None or time.monotonic() > end:
-            return method, props, body
-        time.sleep(0.02)
+    return poll_get(ch, queue, deadline, auto_ack=False)
 
 
 # ---------------------------------------------------------------------------
