@@ -71,8 +71,6 @@ public struct QueuedMessage: @unchecked Sendable {
         expiry != 0 && UInt64(expiry) << 4 <= now
     }
 
-    var expires: Bool { expiry != 0 }
-
     /// When the message expires (monotonic milliseconds, rounded up to 16), or nil for never.
     var expiresAt: UInt64? { expiry == 0 ? nil : UInt64(expiry) << 4 }
 

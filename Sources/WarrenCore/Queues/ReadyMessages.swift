@@ -13,8 +13,6 @@ struct ReadyMessages {
         if let maxPriority, maxPriority > 0 { levels = PriorityLevels() }
     }
 
-    var isPriorityQueue: Bool { levels != nil }
-
     var count: Int { levels?.count ?? fifo.count }
     var isEmpty: Bool { count == 0 }
 
