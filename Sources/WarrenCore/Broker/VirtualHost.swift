@@ -41,6 +41,12 @@ public final class VirtualHost: @unchecked Sendable {
     private var timers = Heap<TimerEntry>()
     /// Queues the timer has visited (for tests: idle queues must not be visited).
     private(set) var timerVisits = 0
+    /// Queues with a backlog and consumers, looked at every tick for flow control.
+    private var flowWatched: [MessageQueue] = []
+    /// The first queue in flow that the current batch published to, and how many messages the
+    /// batch put into queues in flow.
+    private var flowBatchQueue: MessageQueue?
+    private var flowBatchMessages = 0
 
     public static let directReplyQueue = "amq.rabbitmq.reply-to"
     static let directReplyPrefix = "amq.rabbitmq.reply-to."
@@ -553,7 +559,45 @@ public final class VirtualHost: @unchecked Sendable {
             q.dropExpired(now: now)
             q.rescheduleTimer()
         }
+        if !flowWatched.isEmpty && updateFlow() { visited = true }
         if visited { endOfBatch() }
+    }
+
+    // MARK: Flow control
+
+    func watchFlow(_ q: MessageQueue) { flowWatched.append(q) }
+
+    /// A message went into `q` while it is in flow: the current batch will be parked.
+    func addedInFlow(_ q: MessageQueue) {
+        if flowBatchQueue == nil { flowBatchQueue = q }
+        flowBatchMessages += 1
+    }
+
+    /// The queue in flow the batch just handled published to, if any, and its message count.
+    func takeFlowBatch() -> (MessageQueue, Int)? {
+        guard let q = flowBatchQueue else { return nil }
+        let n = flowBatchMessages
+        flowBatchQueue = nil
+        flowBatchMessages = 0
+        return q.isDeleted ? nil : (q, n)
+    }
+
+    /// Turns flow on or off for the watched queues; true if parked batches were released.
+    private func updateFlow() -> Bool {
+        var released = false
+        flowWatched.removeAll { q in
+            let (sessions, keep) = q.flow.tick(ready: q.messageCount, hasConsumers: !q.consumers.isEmpty)
+            if !sessions.isEmpty {
+                q.completeBatches(sessions)
+                released = true
+            }
+            if q.isDeleted || !keep {
+                q.flow.isWatched = false
+                return true
+            }
+            return false
+        }
+        return released
     }
 
     // MARK: Batches

@@ -63,6 +63,8 @@ public final class MessageQueue: @unchecked Sendable {
     var stream: StreamQueue?
     /// Bytes of persisted bodies held in memory by ready messages.
     private var residentBytes = 0
+    /// Whether publishers are being slowed to this queue's consumers' pace.
+    var flow = PublisherFlow()
 
     /// Quorum queues: what their commands keep beyond the ready messages.
     var quorum = QuorumState()
@@ -216,6 +218,12 @@ public final class MessageQueue: @unchecked Sendable {
         readyBytes += size
         if limits.overflow == .dropHead { dropHeadWhileOverLimit() }
         if expiresAt != 0 { rescheduleTimer() }
+        if flow.isOn {
+            vhost?.addedInFlow(self)
+        } else if !flow.isWatched && !consumers.isEmpty && PublisherFlow.shouldWatch(ready: ready.count) {
+            flow.watch(ready: ready.count)
+            vhost?.watchFlow(self)
+        }
         scheduleDrain()
         return location == nil ? .queued : .persisted
     }
@@ -378,6 +386,7 @@ public final class MessageQueue: @unchecked Sendable {
         guard let i = consumers.firstIndex(where: { $0 === consumer }) else { return }
         consumers.remove(at: i)
         if nextConsumer > i { nextConsumer -= 1 }
+        if consumers.isEmpty && flow.hasParked { completeBatches(flow.releaseAll()) }
         stream?.detach(consumer)
         if hasConsumerPriorities && !consumers.contains(where: { $0.priority != 0 }) {
             hasConsumerPriorities = false
@@ -417,6 +426,7 @@ public final class MessageQueue: @unchecked Sendable {
         if let stream { return stream.drain(consumers, from: self) }
         let now = needsTimer ? MonotonicClock.milliseconds() : 0
         if now != 0 { dropExpired(now: now) }
+        let before = ready.count
         if isSingleActiveConsumer {
             drainToActiveConsumer(now: now)
         } else if hasConsumerPriorities {
@@ -425,6 +435,18 @@ public final class MessageQueue: @unchecked Sendable {
             drainRoundRobin(now: now)
         }
         if now != 0 { rescheduleTimer() }
+        if before > ready.count { completeBatches(flow.delivered(before - ready.count)) }
+    }
+
+    /// Publishers' batches parked by flow control, now complete.
+    func completeBatches(_ sessions: [Session]) {
+        for session in sessions { session.batchCompleted() }
+    }
+
+    /// A batch added `messages` while the queue was in flow: it completes once as many were
+    /// delivered.
+    func park(_ session: Session, messages: Int) {
+        flow.park(session, messages: messages)
     }
 
     private func drainRoundRobin(now: UInt64) {
@@ -492,6 +514,7 @@ public final class MessageQueue: @unchecked Sendable {
     /// The queue is deleted: its consumers are returned to be told, its storage removed.
     func markDeleted() -> [QueueConsumer] {
         isDeleted = true
+        if flow.hasParked { completeBatches(flow.releaseAll()) }
         let gone = consumers
         consumers.removeAll()
         handingOver.removeAll()

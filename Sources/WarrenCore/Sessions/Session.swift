@@ -33,9 +33,19 @@ public final class Session: @unchecked Sendable {
     /// Handles a batch of commands, then lets the vhost deliver and flush.
     public func process<C: Collection>(_ commands: C) where C.Element == SessionCommand {
         for command in commands { handle(command) }
-        completedBatches += 1
+        if let (queue, messages) = vhost.takeFlowBatch() {
+            queue.park(self, messages: messages)
+        } else {
+            completedBatches += 1
+        }
         requestFlush()
         vhost.endOfBatch()
+    }
+
+    /// A batch that flow control held back is complete: the connection may read again.
+    func batchCompleted() {
+        completedBatches += 1
+        requestFlush()
     }
 
     func handle(_ command: SessionCommand) {
