@@ -267,7 +267,8 @@ public final class MessageStore: @unchecked Sendable {
         currentBatch += 1
         writesSinceSync = false
         syncsInFlight.insert(target)
-        var fds = [metadata.fd]
+        var fds: [Int32] = []
+        if let fd = metadata.takeUnsynced() { fds.append(fd) }
         for store in queueStores.values {
             let (storeFDs, newEntries) = store.takeUnsynced()
             fds.append(contentsOf: storeFDs)

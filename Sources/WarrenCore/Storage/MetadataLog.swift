@@ -13,6 +13,8 @@ final class MetadataLog {
     let path: String
     private(set) var fd: Int32
     private var pending = ByteBuffer()
+    /// Written since the last `takeUnsynced()`: the next group sync must include the file.
+    private var unsynced = false
     private let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
@@ -36,6 +38,14 @@ final class MetadataLog {
         guard pending.readableBytes > 0 else { return }
         try PosixFile.write(fd, pending, path: path)
         pending.clear()
+        unsynced = true
+    }
+
+    /// The file's descriptor if it was written since the last call (a clean file needs no
+    /// fdatasync, which costs a device flush even then).
+    func takeUnsynced() -> Int32? {
+        defer { unsynced = false }
+        return unsynced ? fd : nil
     }
 
     /// True when the log's last line has no newline (a write cut short).

@@ -198,8 +198,20 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
                 return
             }
             if closing { return }
+            if body.readableBytes >= Self.largeFrameSize && !readsLarge { useLargeReads(context: context) }
             collect(channels[number]!.body(body, channel: number))
         }
+    }
+
+    /// Body frames at least this large are mostly cut by the end of a 64 KiB read, and a cut
+    /// frame is copied whole; a connection that sends them gets reads large enough to hold
+    /// several whole, so most bodies stay slices of the read buffer.
+    private static let largeFrameSize = 16 * 1024
+    private var readsLarge = false
+
+    private func useLargeReads(context: ChannelHandlerContext) {
+        readsLarge = true
+        context.channel.setOption(.recvAllocator, value: AMQPServer.largeReadAllocator).whenFailure { _ in }
     }
 
     private static let expectedMethod = "expected method frame, got non method frame instead"

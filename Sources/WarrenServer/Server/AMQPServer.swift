@@ -17,6 +17,12 @@ public final class AMQPServer: Sendable {
     }
 
     /// Starts listening; throws when the address cannot be bound.
+    /// Reads of up to 64 KiB: larger ones make publishers' batches, and the acks queued behind
+    /// them, wait longer.
+    static let readAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 65536)
+    /// For connections that send large body frames (see `AMQPConnectionHandler.largeFrameSize`).
+    static let largeReadAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 65536, maximum: 262144)
+
     public func start(host: String, port: Int) async throws -> SocketAddress? {
         let connections = self.connections
         let runtime = self.runtime
@@ -27,9 +33,7 @@ public final class AMQPServer: Sendable {
             // Small batches: a publisher's batch is handed to the vhost's loop whole, and acks from
             // consumers queue behind it, so batches bound how long an ack waits.
             .childChannelOption(.maxMessagesPerRead, value: 4)
-            .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 65536)
-            )
+            .childChannelOption(.recvAllocator, value: Self.readAllocator)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { [self] channel in
                 let id = ObjectIdentifier(channel)

@@ -46,6 +46,7 @@ public final class BrokerRuntime: Sendable {
         self.limits = .init(channelMax: channelMax, frameMax: frameMax, heartbeat: heartbeat)
         self.logger = logger
         self.syncThreads = NIOThreadPool(numberOfThreads: 2)
+        MemoryRelease.keepLargeBuffersInHeap()
         self.alarms = ResourceMonitor(loop: group.next(), logger: logger, sources: resourceSources)
         syncThreads.start()
         for name in users.database.vhostNames { _ = try openVhost(name) }
