@@ -197,6 +197,22 @@ import Testing
     /// Confirms wait for `syncedThrough` to reach their batch: it must advance only when a
     /// sync that started after the write has completed, and every earlier sync too (however
     /// many syncs the store lets run at once).
+    @Test func metadataLogIsSyncedOnlyAfterItWasWritten() throws {
+        let dir = scratchDirectory()
+        defer { removeScratch(dir) }
+        let syncs = PendingSyncs()
+        let store = try MessageStore(directory: dir, logger: quietLogger, syncer: syncs.syncer)
+        let queue = try store.createQueueStore(named: "q")
+        store.record(TopologyRecord(op: .declareQueue, name: "q"))
+        _ = try store.append(storedMessage(1), to: queue)
+        store.endOfBatch()
+        #expect(syncs.fds[0].count == 2)  // the metadata log and the segment
+        syncs.complete(0)
+        _ = try store.append(storedMessage(2), to: queue)
+        store.endOfBatch()
+        #expect(syncs.fds[1].count == 1)  // the segment alone: the log is clean
+    }
+
     @Test func groupCommitReleasesABatchOnlyAfterItsSyncAndEveryEarlierOne() throws {
         let dir = scratchDirectory()
         defer { removeScratch(dir) }
@@ -210,7 +226,7 @@ import Testing
         let firstBatch = store.currentBatch
         store.endOfBatch()
         #expect(syncs.count == 1)
-        #expect(syncs.fds[0].count == 2)  // the metadata log and the segment
+        #expect(syncs.fds[0].count == 1)  // the segment (the metadata log was not written)
         #expect(store.syncedThrough < firstBatch)
         #expect(store.hasUnsyncedWrites)
 
