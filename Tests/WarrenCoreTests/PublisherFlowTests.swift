@@ -52,6 +52,7 @@ import Testing
         floodUntilFlow()
         let completed = publisher.log.completedBatches
         #expect(publishBatch(25) == false)
+        #expect(publisher.session.parkedBatches == 1)  // list_connections shows it in flow
         // 10 deliveries per ack round: the batch of 25 completes in the third round.
         consumerAcksAll()
         #expect(publisher.log.completedBatches == completed)
@@ -59,6 +60,7 @@ import Testing
         #expect(publisher.log.completedBatches == completed)
         consumerAcksAll()
         #expect(publisher.log.completedBatches == completed + 1)
+        #expect(publisher.session.parkedBatches == 0)
         // Nothing was lost: 40 025 published, 50 delivered (10 per ack round).
         #expect(vhost.queues["q"]!.messageCount == 40_025 - 50)
     }

@@ -6,9 +6,13 @@ consumers still takes everything (test_warrenperf and the durability tests cover
 Warren only: RabbitMQ 3.10 slows a flooding publisher only to what its queue process can take in
 (about 120 000 messages a second here), so its backlog still grows by about 500 000 in this test."""
 
+import subprocess
+import time
+
 import pytest
 
-from test_warrenperf import run_json, warrenperf  # noqa: F401 (fixture)
+from admin_helpers import Ctl
+from test_warrenperf import run_json, uri, warrenperf  # noqa: F401 (fixture)
 
 
 @pytest.mark.warren_only
@@ -28,3 +32,24 @@ def test_flooding_publisher_is_slowed_to_a_slow_consumers_pace(warrenperf, broke
     published = sum(s["published"] for s in later)
     consumed = sum(s["consumed"] for s in later)
     assert published < 4 * consumed + 50_000, summary
+
+
+@pytest.mark.warren_only
+def test_a_connection_in_flow_is_listed_as_such(warrenperf, broker):  # noqa: F811
+    ctl = Ctl(broker)
+    run = subprocess.Popen(
+        [warrenperf, "throughput", "--uri", uri(broker), "--duration", "4", "--ack", "--prefetch", "1", "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        states = set()
+        deadline = time.monotonic() + 3.5
+        while "flow" not in states and time.monotonic() < deadline:
+            time.sleep(0.2)
+            states |= {row[-1] for row in ctl.rows("list_connections", "name", "state")}
+        assert "flow" in states, states
+    finally:
+        run.wait(timeout=30)
+    # Once the publisher is gone, nothing is left in flow.
+    assert all(row[-1] == "running" for row in ctl.rows("list_connections", "name", "state"))

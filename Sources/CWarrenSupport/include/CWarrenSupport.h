@@ -13,7 +13,7 @@ uint32_t warren_crc32c(uint32_t crc, const void *bytes, size_t length);
 void warren_release_free_memory(void);
 
 /// Serves allocations of up to 4 MiB from the heap rather than from fresh mappings, and trims
-/// the heap's top only past 64 MiB (glibc's mallopt); does nothing elsewhere.
+/// a heap's top only past 8 MiB (glibc's mallopt); does nothing elsewhere.
 void warren_keep_large_buffers_in_heap(void);
 
 #endif

@@ -15,6 +15,8 @@ public final class Session: @unchecked Sendable {
     public private(set) var writable = true
     private var outbox: [SessionOutput] = []
     private var completedBatches = 0
+    /// Batches held back by flow control: while there are any, the connection is in `flow`.
+    public private(set) var parkedBatches = 0
     private var awaitingFlush = false
     private var closingConnection = false
     private var closed = false
@@ -35,6 +37,7 @@ public final class Session: @unchecked Sendable {
         for command in commands { handle(command) }
         if let (queue, messages) = vhost.takeFlowBatch() {
             queue.park(self, messages: messages)
+            parkedBatches += 1
         } else {
             completedBatches += 1
         }
@@ -44,6 +47,7 @@ public final class Session: @unchecked Sendable {
 
     /// A batch that flow control held back is complete: the connection may read again.
     func batchCompleted() {
+        parkedBatches -= 1
         completedBatches += 1
         requestFlush()
     }

@@ -239,15 +239,15 @@ public final class BrokerControlHandler: ControlCommandHandler {
     private func connectionTable(_ columns: [String]) async -> ControlResponse {
         var records: [[String: JSONValue]] = []
         for info in runtime.connections.all {
-            let channels =
+            let (channels, inFlow) =
                 (try? await runtime.vhost(named: info.vhost)?.eventLoop.submit {
-                    info.session.channelSummaries.count
-                }.get()) ?? 0
+                    (info.session.channelSummaries.count, info.session.parkedBatches > 0)
+                }.get()) ?? (0, false)
             records.append([
                 "pid": .string(info.pid), "name": .string(info.name), "user": .string(info.user),
                 "vhost": .string(info.vhost),
                 "peer_host": .string(info.peerHost), "peer_port": .int(Int64(info.peerPort)),
-                "state": .string("running"), "channels": .int(Int64(channels)),
+                "state": .string(inFlow ? "flow" : "running"), "channels": .int(Int64(channels)),
                 "protocol": .string("{0,9,1}"), "auth_mechanism": .string("PLAIN"), "ssl": .bool(false),
                 "timeout": .int(Int64(info.heartbeat)), "frame_max": .int(Int64(info.frameMax)),
                 "channel_max": .int(Int64(info.channelMax)), "connected_at": .int(Int64(info.connectedAt)),
