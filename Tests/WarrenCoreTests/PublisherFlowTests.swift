@@ -92,6 +92,26 @@ import Testing
         #expect(publisher.log.completedBatches == completed + 1)
     }
 
+    @Test func aConsumersBatchThatDeadLettersIntoAQueueInFlowIsNotHeldBack() {
+        // "src" dead-letters into q; a consumer of src rejecting a message must not have its
+        // connection slowed: only publishes count.
+        publisher.call(
+            .queueDeclare(
+                QueueDeclare(
+                    queue: "src",
+                    arguments: ["x-dead-letter-exchange": .string(""), "x-dead-letter-routing-key": .string("q")])))
+        publisher.publish("dead", routingKey: "src")
+        floodUntilFlow()
+        let rejecter = TestClient(vhost, id: 3)
+        rejecter.openChannel()
+        _ = rejecter.consume("src", tag: "r")
+        let before = rejecter.log.completedBatches
+        rejecter.call(.basicReject(BasicReject(deliveryTag: 1, requeue: false)))
+        #expect(rejecter.log.completedBatches == before + 1)
+        #expect(rejecter.session.parkedBatches == 0)
+        #expect(vhost.queues["src"]!.messageCount == 0)
+    }
+
     @Test func queueWithoutConsumersKeepsAcceptingAtFullSpeed() {
         publisher.declareQueue("idle")
         for _ in 0..<10 {

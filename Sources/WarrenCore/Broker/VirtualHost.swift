@@ -47,6 +47,9 @@ public final class VirtualHost: @unchecked Sendable {
     /// batch put into queues in flow.
     private var flowBatchQueue: MessageQueue?
     private var flowBatchMessages = 0
+    /// True while a session routes a client's basic.publish: only those messages count for flow
+    /// control (not dead-lettered ones, whose batch may be a consumer's acks).
+    var publishing = false
 
     public static let directReplyQueue = "amq.rabbitmq.reply-to"
     static let directReplyPrefix = "amq.rabbitmq.reply-to."
@@ -569,6 +572,7 @@ public final class VirtualHost: @unchecked Sendable {
 
     /// A message went into `q` while it is in flow: the current batch will be parked.
     func addedInFlow(_ q: MessageQueue) {
+        guard publishing else { return }
         if flowBatchQueue == nil { flowBatchQueue = q }
         flowBatchMessages += 1
     }

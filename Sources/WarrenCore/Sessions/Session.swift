@@ -68,6 +68,8 @@ public final class Session: @unchecked Sendable {
             handleMethod(method, on: number)
         case .publish(let number, let mandatory, let immediate, let message):
             guard !closingConnection, let channel = channels[number], channel.isOpen else { return }
+            vhost.publishing = true
+            defer { vhost.publishing = false }
             do {
                 try channel.publish(message, mandatory: mandatory, immediate: immediate)
             } catch {
