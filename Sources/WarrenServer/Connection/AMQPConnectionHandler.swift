@@ -295,7 +295,13 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         pending = []
         pending.reserveCapacity(batch.count)
         inFlightBatches += 1
-        loop.execute { session.process(batch) }
+        // On the vhost's own loop the batch is handled now rather than after the loop's other
+        // ready work.
+        if loop.inEventLoop {
+            session.process(batch)
+        } else {
+            loop.execute { session.process(batch) }
+        }
     }
 
     // MARK: Actions
