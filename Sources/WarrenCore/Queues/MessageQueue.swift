@@ -301,10 +301,9 @@ public final class MessageQueue: @unchecked Sendable {
 
     /// Takes the next ready message (basic.get).
     public func dequeue() -> QueuedMessage? {
-        guard needsTimer else { return type == .quorum ? apply(.checkout).message : takeHead() }
-        dropExpired(now: MonotonicClock.milliseconds())
-        defer { rescheduleTimer() }
-        return type == .quorum ? apply(.checkout).message : takeHead()
+        let now = needsTimer ? MonotonicClock.milliseconds() : 0
+        defer { if now != 0 { rescheduleTimer() } }
+        return takeForDelivery(now: now)
     }
 
     /// A message is done with (acked, delivered without ack, dropped, expired or purged): its
@@ -450,21 +449,34 @@ public final class MessageQueue: @unchecked Sendable {
     }
 
     private func drainRoundRobin(now: UInt64) {
+        nextConsumer = deliverRoundRobin(to: consumers.indices, from: nextConsumer, now: now)
+    }
+
+    /// Delivers to `consumers[range]` in turn, starting at `cursor` (an offset in the range),
+    /// while any of them can take a message; returns where the next turn starts.
+    private func deliverRoundRobin(to range: Range<Int>, from cursor: Int, now: UInt64) -> Int {
+        var cursor = cursor
         var refusals = 0
-        while !ready.isEmpty && refusals < consumers.count {
-            if nextConsumer >= consumers.count { nextConsumer = 0 }
-            let consumer = consumers[nextConsumer]
-            nextConsumer += 1
+        while !ready.isEmpty && refusals < range.count {
+            if cursor >= range.count { cursor = 0 }
+            let consumer = consumers[range.lowerBound + cursor]
+            cursor += 1
             guard consumer.canReceive else {
                 refusals += 1
                 continue
             }
             refusals = 0
-            // A message behind a longer-lived one may have expired by the time it is first.
-            if now != 0 { dropExpired(now: now) }
-            guard let m = type == .quorum ? apply(.checkout).message : takeHead() else { break }
+            guard let m = takeForDelivery(now: now) else { break }
             consumer.deliver(m, from: self)
         }
+        return cursor
+    }
+
+    /// The head message for a consumer (a quorum queue checks it out). A message behind a
+    /// longer-lived one may have expired by the time it is first, so expiry is checked again.
+    private func takeForDelivery(now: UInt64) -> QueuedMessage? {
+        if now != 0 { dropExpired(now: now) }
+        return type == .quorum ? apply(.checkout).message : takeHead()
     }
 
     /// Single active consumer: only the first consumer receives.
@@ -475,8 +487,7 @@ public final class MessageQueue: @unchecked Sendable {
         }
         guard let consumer = consumers.first else { return }
         while !ready.isEmpty && consumer.canReceive {
-            if now != 0 { dropExpired(now: now) }
-            guard let m = takeHead() else { break }
+            guard let m = takeForDelivery(now: now) else { break }
             consumer.deliver(m, from: self)
         }
     }
@@ -490,23 +501,8 @@ public final class MessageQueue: @unchecked Sendable {
             let priority = consumers[start].priority
             var end = start + 1
             while end < consumers.count && consumers[end].priority == priority { end += 1 }
-            let n = end - start
-            var cursor = nextConsumerByPriority[priority] ?? 0
-            var refusals = 0
-            while !ready.isEmpty && refusals < n {
-                if cursor >= n { cursor = 0 }
-                let consumer = consumers[start + cursor]
-                cursor += 1
-                guard consumer.canReceive else {
-                    refusals += 1
-                    continue
-                }
-                refusals = 0
-                if now != 0 { dropExpired(now: now) }
-                guard let m = takeHead() else { break }
-                consumer.deliver(m, from: self)
-            }
-            nextConsumerByPriority[priority] = cursor
+            nextConsumerByPriority[priority] = deliverRoundRobin(
+                to: start..<end, from: nextConsumerByPriority[priority] ?? 0, now: now)
             start = end
         }
     }

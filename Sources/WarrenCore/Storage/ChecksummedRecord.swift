@@ -1,3 +1,4 @@
+import AMQPProtocol
 import NIOCore
 
 /// The frame the queue store's and the streams' records share: magic u32 | payload length u32 |
@@ -36,5 +37,18 @@ enum ChecksummedRecord {
         buffer.writeInteger(UInt32(message.properties.bytes.readableBytes))
         buffer.writeImmutableBuffer(message.properties.bytes)
         buffer.writeImmutableBuffer(message.body)
+    }
+
+    /// The message `writeMessage` wrote, read from `buffer`'s reader index to its end (the
+    /// properties and body are slices: no copy).
+    static func readMessage(_ buffer: ByteBuffer) -> Message? {
+        var buffer = buffer
+        guard let exchange = try? buffer.readShortString(),
+            let routingKey = try? buffer.readShortString(),
+            let propertiesLength = buffer.readInteger(as: UInt32.self),
+            let properties = buffer.readSlice(length: Int(propertiesLength))
+        else { return nil }
+        return Message(
+            exchange: exchange, routingKey: routingKey, properties: RawProperties(bytes: properties), body: buffer)
     }
 }

@@ -69,14 +69,7 @@ enum MessageRecord {
             let crc = buffer.readInteger(as: UInt32.self),
             buffer.readableBytes == Int(length)
         else { return nil }
-        let valid = buffer.withUnsafeReadableBytes { CRC32C.update(0, $0) } == crc
-        guard valid,
-            let exchange = try? buffer.readShortString(),
-            let routingKey = try? buffer.readShortString(),
-            let propertiesLength = buffer.readInteger(as: UInt32.self),
-            let properties = buffer.readSlice(length: Int(propertiesLength))
-        else { return nil }
-        return Message(
-            exchange: exchange, routingKey: routingKey, properties: RawProperties(bytes: properties), body: buffer)
+        guard buffer.withUnsafeReadableBytes({ CRC32C.update(0, $0) }) == crc else { return nil }
+        return ChecksummedRecord.readMessage(buffer)
     }
 }

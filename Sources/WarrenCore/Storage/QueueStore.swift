@@ -154,21 +154,17 @@ public final class QueueStore {
             pendingWrite.clear()
         }
         for segment in segments.values {
-            guard let acks = segment.pendingAcks else { continue }
-            segment.pendingAcks = nil
-            if segment.ackFD < 0 {
-                segment.ackFD = try PosixFile.open(segment.ackPath, flags: O_WRONLY | O_CREAT | O_APPEND)
-            }
-            try PosixFile.write(segment.ackFD, acks, path: segment.ackPath)
+            try Self.append(&segment.pendingAcks, to: &segment.ackFD, path: segment.ackPath)
+            try Self.append(&segment.pendingReturns, to: &segment.returnFD, path: segment.returnPath)
         }
-        for segment in segments.values {
-            guard let returns = segment.pendingReturns else { continue }
-            segment.pendingReturns = nil
-            if segment.returnFD < 0 {
-                segment.returnFD = try PosixFile.open(segment.returnPath, flags: O_WRONLY | O_CREAT | O_APPEND)
-            }
-            try PosixFile.write(segment.returnFD, returns, path: segment.returnPath)
-        }
+    }
+
+    /// Appends a segment's pending offsets to its side file (opened on first use), if any.
+    private static func append(_ pending: inout ByteBuffer?, to fd: inout Int32, path: String) throws(StorageError) {
+        guard let bytes = pending else { return }
+        pending = nil
+        if fd < 0 { fd = try PosixFile.open(path, flags: O_WRONLY | O_CREAT | O_APPEND) }
+        try PosixFile.write(fd, bytes, path: path)
     }
 
     /// The fds whose data the next sync must make durable, and the directory if files were

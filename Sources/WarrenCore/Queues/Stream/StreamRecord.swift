@@ -66,12 +66,6 @@ enum StreamRecord {
     static func message(_ record: ByteBuffer) -> Message? {
         var buffer = record
         buffer.moveReaderIndex(forwardBy: headerSize + fixedPayload)
-        guard let exchange = try? buffer.readShortString(),
-            let routingKey = try? buffer.readShortString(),
-            let propertiesLength = buffer.readInteger(as: UInt32.self),
-            let properties = buffer.readSlice(length: Int(propertiesLength))
-        else { return nil }
-        return Message(
-            exchange: exchange, routingKey: routingKey, properties: RawProperties(bytes: properties), body: buffer)
+        return ChecksummedRecord.readMessage(buffer)
     }
 }
