@@ -3,9 +3,10 @@
 import pika
 
 
-def params(broker, port=None):
+def params(broker, port=None, vhost="/"):
     return pika.ConnectionParameters(
-        host=broker.host, port=port or broker.port, credentials=pika.PlainCredentials("guest", "guest"),
+        host=broker.host, port=port or broker.port, virtual_host=vhost,
+        credentials=pika.PlainCredentials("guest", "guest"),
         connection_attempts=1, socket_timeout=5)
 
 

@@ -22,6 +22,9 @@ public final class Session: @unchecked Sendable {
     private var closed = false
     var channelsWithConfirms: [ChannelSession] = []
 
+    /// While the connection moves to another event loop its output waits here.
+    private var outputHeld = false
+
     /// Receives the output of each batch and how many input batches it completes.
     public var sink: (@Sendable (_ output: [SessionOutput], _ completedBatches: Int) -> Void)?
 
@@ -140,6 +143,17 @@ public final class Session: @unchecked Sendable {
         outbox.append(output)
     }
 
+    /// The connection is moving to another event loop: output waits until `resumeOutput`.
+    public func holdOutput() { outputHeld = true }
+
+    /// The connection has moved: what waited is sent to `sink` first, then all that follows.
+    public func resumeOutput(to sink: @escaping @Sendable (_ output: [SessionOutput], _ completedBatches: Int) -> Void)
+    {
+        outputHeld = false
+        self.sink = sink
+        flush()
+    }
+
     func requestFlush() {
         guard !awaitingFlush else { return }
         awaitingFlush = true
@@ -154,7 +168,7 @@ public final class Session: @unchecked Sendable {
             channelsWithConfirms.removeAll(keepingCapacity: true)
             for channel in list { channel.flushConfirms() }
         }
-        guard !outbox.isEmpty || completedBatches > 0 else { return }
+        guard !outputHeld, !outbox.isEmpty || completedBatches > 0 else { return }
         let output = outbox
         outbox = []
         outbox.reserveCapacity(min(output.count, 1024))

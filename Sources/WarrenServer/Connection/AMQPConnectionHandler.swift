@@ -50,9 +50,37 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private var blockedByAlarm = false
     private var clientCapabilities = ClientCapabilities()
 
-    init(runtime: BrokerRuntime, alarms: [AlarmResource] = []) {
+    // Moving to another event loop (`LoopPlacement`): the socket's descriptor, what was read
+    // since the placement's last look, and how far a move has gone.
+    private weak var server: AMQPServer?
+    private let placement: LoopPlacement?
+    private var descriptor: CInt
+    private var trafficMessages = 0
+    private var trafficBytes = 0
+    private var migration = Migration.none
+    private var continuesMovedConnection = false
+    /// When the connection last moved because of load (it moves again only after a while).
+    private(set) var movedForLoadAt: NIODeadline?
+
+    enum Migration {
+        case none
+        /// Reading stopped; waiting for the batches in flight to complete.
+        case draining(to: any EventLoop)
+        /// The session holds its output; waiting for what it sent before to be written.
+        case handingOver(to: any EventLoop)
+        /// The socket belongs to the successor on the other loop.
+        case handedOver
+    }
+
+    init(
+        runtime: BrokerRuntime, server: AMQPServer? = nil, placement: LoopPlacement? = nil, descriptor: CInt = -1,
+        alarms: [AlarmResource] = []
+    ) {
         self.alarms = alarms
         self.runtime = runtime
+        self.server = server
+        self.placement = placement
+        self.descriptor = descriptor
         self.logger = runtime.logger
         self.machine = ConnectionStateMachine(limits: runtime.limits)
         self.decoder = FrameDecoder(maxFrameSize: Self.frameSizeLimit(runtime.limits.frameMax))
@@ -67,6 +95,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        placement?.load(of: context.eventLoop)?.add(self)
+        if continuesMovedConnection { return resumeAfterMove(context: context) }
         let remote = context.channel.remoteAddress
         fromLoopback = Self.isLoopback(remote)
         logger[metadataKey: "peer"] = "\(remote.map { "\($0)" } ?? "?")"
@@ -80,6 +110,11 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        placement?.load(of: context.eventLoop)?.remove(self)
+        if case .handedOver = migration {
+            context.fireChannelInactive()
+            return
+        }
         socketClosed = true
         if let id = registeredID { runtime.connections.remove(id) }
         heartbeatTask?.cancel()
@@ -108,6 +143,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         guard !discardInput else { return }
         var bytes = unwrapInboundIn(data)
         receivedSinceTick = true
+        trafficBytes += bytes.readableBytes
         if case .awaitingProtocolHeader = machine.state {
             guard readProtocolHeader(&bytes, context: context) else { return }
         }
@@ -159,7 +195,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if inFlightBatches >= Self.maxInFlightBatches || blockedByAlarm {
+        if inFlightBatches >= Self.maxInFlightBatches || blockedByAlarm || isMoving {
             readHeldBack = true
         } else {
             context.read()
@@ -219,7 +255,9 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private func collect(_ outcome: ChannelFrameState.Outcome) {
         switch outcome {
         case .none: return
-        case .publish(let command): pending.append(command)
+        case .publish(let command):
+            pending.append(command)
+            trafficMessages += 1
         case .unexpectedFrame(let text, let duringPublish): unexpectedFrame(text, duringPublish: duringPublish)
         }
     }
@@ -291,6 +329,9 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
 
     private func submitPending() {
         guard !pending.isEmpty, let session, let loop = vhostLoop else { return }
+        // While the session holds its output a batch could not complete: the successor sends it.
+        if case .handingOver = migration { return }
+        if case .handedOver = migration { return }
         let batch = pending
         pending = []
         pending.reserveCapacity(batch.count)
@@ -340,16 +381,20 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             let id = runtime.nextConnectionID()
             let session = Session(id: id, vhost: handle.vhost, user: user, capabilities: capabilities)
             registerConnection(id: id, user: user, vhost: name, session: session, context: context)
-            let loop = context.eventLoop
-            let bound = NIOLoopBound(self, eventLoop: loop)
-            session.sink = { output, batches in
-                loop.execute { bound.value.receive(output, completedBatches: batches) }
-            }
+            session.sink = makeSink(on: context.eventLoop)
             self.session = session
             self.vhostLoop = handle.eventLoop
             handle.eventLoop.execute { handle.vhost.register(session) }
             logger.info("connection opened", metadata: ["user": "\(user)", "vhost": "\(name)"])
             write(.connectionOpenOk(ConnectionOpenOk()), channel: 0, context: context)
+            // A connection started on the default vhost's loop; one to another vhost moves to
+            // that vhost's loop (unless it is busy), so that its messages need no hop.
+            if let placement, handle.eventLoop !== context.eventLoop,
+                placement.loop(near: handle.eventLoop) === handle.eventLoop
+            {
+                context.flush()
+                migrate(to: handle.eventLoop, reason: nil)
+            }
         case .close(let code, let text, let classID, let methodID):
             pending.removeAll()
             write(
@@ -396,7 +441,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
 
     /// Reads again if reading was held back and nothing holds it any more.
     private func resumeReading() {
-        guard readHeldBack, !blockedByAlarm, inFlightBatches < Self.maxInFlightBatches, let context else { return }
+        guard readHeldBack, !blockedByAlarm, !isMoving, inFlightBatches < Self.maxInFlightBatches, let context
+        else { return }
         readHeldBack = false
         context.read()
     }
@@ -438,7 +484,9 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     /// Output from the session, on this connection's loop: encoded into one buffer, one flush.
     func receive(_ output: [SessionOutput], completedBatches: Int) {
         inFlightBatches -= completedBatches
+        if case .draining = migration { continueMove() }
         resumeReading()
+        if case .handedOver = migration { return }
         guard let context, !socketClosed, !output.isEmpty, !machine.isClosing else { return }
         var out = context.channel.allocator.buffer(capacity: 4096)
         for item in output {
@@ -447,6 +495,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
                 if case .channelClose = method { channels[channel]?.state = .closing }
                 out.writeMethodFrame(channel: channel, method)
             case .deliver(let channel, let tag, let deliveryTag, let redelivered, let message):
+                trafficMessages += 1
+                trafficBytes += message.body.readableBytes
                 writeContent(
                     channel: channel,
                     method: BasicDeliver(
@@ -582,5 +632,150 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         logger.debug("connection error: \(error)")
         closeSocket()
+    }
+}
+
+// MARK: Moving to another event loop
+
+extension AMQPConnectionHandler: MovableConnection {
+    /// A handler on its way to the loop its connection moves to, handed over once.
+    struct Successor: @unchecked Sendable {
+        fileprivate let handler: AMQPConnectionHandler
+
+        func take(alarms: [AlarmResource]) -> AMQPConnectionHandler {
+            handler.alarms = alarms
+            return handler
+        }
+    }
+
+    private convenience init(continuing old: AMQPConnectionHandler, descriptor: CInt) {
+        self.init(
+            runtime: old.runtime, server: old.server, placement: old.placement, descriptor: descriptor,
+            alarms: old.alarms)
+        logger = old.logger
+        machine = old.machine
+        decoder = old.decoder
+        inbound = old.inbound
+        negotiated = old.negotiated
+        channels = old.channels
+        session = old.session
+        vhostLoop = old.vhostLoop
+        pending = old.pending
+        fromLoopback = old.fromLoopback
+        hasPublished = old.hasPublished
+        clientCapabilities = old.clientCapabilities
+        registeredID = old.registeredID
+        readsLarge = old.readsLarge
+        movedForLoadAt = old.movedForLoadAt
+        continuesMovedConnection = true
+    }
+
+    func takeTraffic() -> (messages: Int, bytes: Int) {
+        defer {
+            trafficMessages = 0
+            trafficBytes = 0
+        }
+        return (trafficMessages, trafficBytes)
+    }
+
+    var isMoving: Bool {
+        if case .none = migration { return false }
+        return true
+    }
+
+    /// Output from the session goes to this handler on `loop`.
+    private func makeSink(on loop: any EventLoop) -> @Sendable ([SessionOutput], Int) -> Void {
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        return { output, batches in
+            loop.execute { bound.value.receive(output, completedBatches: batches) }
+        }
+    }
+
+    /// Moves the connection to `loop`: reading stops, the batches in flight complete, the session
+    /// holds its output while what it sent is written, and a successor handler on `loop` takes
+    /// over a duplicate of the socket's descriptor (the client sees nothing).
+    func migrate(to loop: any EventLoop, reason: String?) {
+        guard case .none = migration, server != nil, descriptor >= 0, machine.isOpen, session != nil,
+            !socketClosed, !blockedByAlarm, let context, loop !== context.eventLoop
+        else { return }
+        migration = .draining(to: loop)
+        if let reason {
+            movedForLoadAt = .now()
+            logger.info("moving the connection to another event loop: \(reason)")
+        } else {
+            logger.debug("moving the connection to its vhost's event loop")
+        }
+        // Not now: this may be called while a read is being decoded.
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute { bound.value.continueMove() }
+    }
+
+    private func continueMove() {
+        guard case .draining(let target) = migration, let context, !socketClosed else { return }
+        submitPending()
+        guard inFlightBatches == 0, let session, let vhostLoop else { return }
+        migration = .handingOver(to: target)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        vhostLoop.execute {
+            session.holdOutput()
+            // Behind everything the session sent before.
+            loop.execute { bound.value.handOver() }
+        }
+    }
+
+    private func handOver() {
+        guard case .handingOver = migration, let context, !socketClosed else { return }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: written)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        written.futureResult.whenSuccess { bound.value.transfer() }
+    }
+
+    private func transfer() {
+        guard case .handingOver(let target) = migration, let context, !socketClosed, let server, let session,
+            let vhostLoop
+        else { return }
+        let copy = dup(descriptor)
+        guard copy >= 0 else {
+            logger.warning("cannot move the connection to another event loop: dup failed (\(errno))")
+            migration = .none
+            let sink = makeSink(on: context.eventLoop)
+            vhostLoop.execute { session.resumeOutput(to: sink) }
+            submitPending()
+            resumeReading()
+            return
+        }
+        let successor = AMQPConnectionHandler(continuing: self, descriptor: copy)
+        migration = .handedOver
+        heartbeatTask?.cancel()
+        pending.removeAll()
+        // Closes this descriptor only: the socket stays open through the duplicate.
+        context.close(promise: nil)
+        let logger = self.logger
+        let runtime = self.runtime
+        let id = registeredID
+        server.adopt(copy, on: target, handler: Successor(handler: successor)).whenFailure { error in
+            logger.warning("connection lost while moving to another event loop: \(error)")
+            if let id { runtime.connections.remove(id) }
+            vhostLoop.execute { session.process(CollectionOfOne(SessionCommand.close)) }
+        }
+    }
+
+    /// The successor's first step on its loop: the session's output now comes here.
+    private func resumeAfterMove(context: ChannelHandlerContext) {
+        continuesMovedConnection = false
+        if let id = registeredID { runtime.connections.moved(id, to: context.channel) }
+        if negotiated.heartbeat > 0 { startHeartbeats(seconds: negotiated.heartbeat, context: context) }
+        if readsLarge {
+            context.channel.setOption(.recvAllocator, value: AMQPServer.largeReadAllocator).whenFailure { _ in }
+        }
+        if let session, let vhostLoop {
+            let sink = makeSink(on: context.eventLoop)
+            vhostLoop.execute { session.resumeOutput(to: sink) }
+        }
+        submitPending()
+        logger.debug("the connection moved to another event loop")
+        context.fireChannelActive()
     }
 }

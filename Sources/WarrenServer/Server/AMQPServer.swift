@@ -9,11 +9,13 @@ public final class AMQPServer: Sendable {
     private let group: any EventLoopGroup
     private let runtime: BrokerRuntime
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
-    private let listener = NIOLockedValueBox<(any Channel)?>(nil)
+    private let listener = NIOLockedValueBox<TCPListener?>(nil)
+    let placement: LoopPlacement
 
     public init(group: any EventLoopGroup, runtime: BrokerRuntime) {
         self.group = group
         self.runtime = runtime
+        self.placement = LoopPlacement(group: group)
     }
 
     /// Starts listening; throws when the address cannot be bound.
@@ -24,18 +26,33 @@ public final class AMQPServer: Sendable {
     static let largeReadAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 65536, maximum: 262144)
 
     public func start(host: String, port: Int) async throws -> SocketAddress? {
+        let tcp = try TCPListener(host: host, port: port)
+        listener.withLockedValue { $0 = tcp }
+        tcp.run { [self] descriptor in
+            let loop = runtime.defaultVhostLoop.map { placement.loop(near: $0) } ?? group.next()
+            adopt(descriptor, on: loop, handler: nil).whenFailure { [runtime] error in
+                runtime.logger.warning("cannot set up an accepted connection: \(error)")
+            }
+        }
+        return tcp.address
+    }
+
+    /// Makes a channel of a connected socket on `loop`: a new connection (`handler` nil) or one
+    /// moving there from another loop, whose handler carries on.
+    func adopt(
+        _ descriptor: CInt, on loop: any EventLoop, handler: AMQPConnectionHandler.Successor?
+    ) -> EventLoopFuture<any Channel> {
         let connections = self.connections
         let runtime = self.runtime
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        let placement = self.placement
+        return ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
             // Small batches: a publisher's batch is handed to the vhost's loop whole, and acks from
             // consumers queue behind it, so batches bound how long an ack waits.
-            .childChannelOption(.maxMessagesPerRead, value: 4)
-            .childChannelOption(.recvAllocator, value: Self.readAllocator)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-            .childChannelInitializer { [self] channel in
+            .channelOption(.maxMessagesPerRead, value: 4)
+            .channelOption(.recvAllocator, value: Self.readAllocator)
+            .channelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
+            .channelInitializer { [self] channel in
                 let id = ObjectIdentifier(channel)
                 connections.withLockedValue { $0[id] = channel }
                 channel.closeFuture.whenComplete { _ in
@@ -44,13 +61,15 @@ public final class AMQPServer: Sendable {
                 // Read after the channel is registered: a later change reaches it as an event.
                 let alarms = runtime.alarms.raised
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        AMQPConnectionHandler(runtime: runtime, alarms: alarms))
+                    let connection =
+                        handler?.take(alarms: alarms)
+                        ?? AMQPConnectionHandler(
+                            runtime: runtime, server: self, placement: placement, descriptor: descriptor,
+                            alarms: alarms)
+                    try channel.pipeline.syncOperations.addHandler(connection)
                 }
             }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
-        listener.withLockedValue { $0 = channel }
-        return channel.localAddress
+            .withConnectedSocket(descriptor)
     }
 
     /// Starts the resource alarms: free disk space under `diskPath` below `diskFreeLimit`, or
@@ -67,7 +86,8 @@ public final class AMQPServer: Sendable {
 
     /// Stops accepting, asks every connection to close (320), and waits up to `timeout` for them.
     public func shutdown(timeout: TimeAmount = .seconds(5)) async {
-        if let l = listener.withLockedValue({ $0 }) { try? await l.close() }
+        listener.withLockedValue { $0?.close() }
+        placement.stop()
         let open = connections.withLockedValue { Array($0.values) }
         for channel in open {
             channel.pipeline.fireUserInboundEventTriggered(BrokerShutdownEvent())

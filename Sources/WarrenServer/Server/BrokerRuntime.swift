@@ -133,6 +133,12 @@ public final class BrokerRuntime: Sendable {
         }
     }
 
+    /// Where new connections start, before they name their vhost: the loop of `/` (or of any
+    /// vhost if there is no `/`), where most connections go.
+    var defaultVhostLoop: (any EventLoop)? {
+        vhosts.withLockedValue { ($0["/"] ?? $0.values.first)?.eventLoop }
+    }
+
     public func vhost(named name: String) -> VhostHandle? {
         vhosts.withLockedValue { $0[name] }
     }

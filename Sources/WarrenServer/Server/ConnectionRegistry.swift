@@ -17,7 +17,7 @@ public struct ConnectionInfo: Sendable {
     public let channelMax: UInt16
     public let heartbeat: UInt16
     public let session: Session
-    let channel: any Channel
+    var channel: any Channel
 
     /// An identifier in the shape of RabbitMQ's connection pids, for `close_connection`.
     public var pid: String { "<warren.\(id).0>" }
@@ -29,6 +29,11 @@ public final class ConnectionRegistry: Sendable {
     private let connections = NIOLockedValueBox<[UInt64: ConnectionInfo]>([:])
 
     func add(_ info: ConnectionInfo) { connections.withLockedValue { $0[info.id] = info } }
+
+    /// The connection moved to another event loop: its socket has a new channel.
+    func moved(_ id: UInt64, to channel: any Channel) {
+        connections.withLockedValue { $0[id]?.channel = channel }
+    }
 
     func remove(_ id: UInt64) { connections.withLockedValue { _ = $0.removeValue(forKey: id) } }
 
