@@ -736,15 +736,12 @@ extension AMQPConnectionHandler: MovableConnection {
         guard case .handingOver(let target) = migration, let context, !socketClosed, let server, let session,
             let vhostLoop
         else { return }
+        // Closing meanwhile (client, administrator or shutdown): it finishes here.
+        guard machine.isOpen, !blockedByAlarm else { return stayHere(context: context) }
         let copy = dup(descriptor)
         guard copy >= 0 else {
             logger.warning("cannot move the connection to another event loop: dup failed (\(errno))")
-            migration = .none
-            let sink = makeSink(on: context.eventLoop)
-            vhostLoop.execute { session.resumeOutput(to: sink) }
-            submitPending()
-            resumeReading()
-            return
+            return stayHere(context: context)
         }
         let successor = AMQPConnectionHandler(continuing: self, descriptor: copy)
         migration = .handedOver
@@ -760,6 +757,17 @@ extension AMQPConnectionHandler: MovableConnection {
             if let id { runtime.connections.remove(id) }
             vhostLoop.execute { session.process(CollectionOfOne(SessionCommand.close)) }
         }
+    }
+
+    /// A move given up before the handover: the held output comes here again, and reading resumes.
+    private func stayHere(context: ChannelHandlerContext) {
+        migration = .none
+        if let session, let vhostLoop {
+            let sink = makeSink(on: context.eventLoop)
+            vhostLoop.execute { session.resumeOutput(to: sink) }
+        }
+        submitPending()
+        resumeReading()
     }
 
     /// The successor's first step on its loop: the session's output now comes here.
