@@ -497,6 +497,15 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             case .deliver(let channel, let tag, let deliveryTag, let redelivered, let message):
                 trafficMessages += 1
                 trafficBytes += message.body.readableBytes
+                let large = message.body.readableBytes >= Self.zeroCopyBodySize
+                if out.writeDelivery(
+                    channel: channel, consumerTag: tag, deliveryTag: deliveryTag, redelivered: redelivered,
+                    exchange: message.exchange, routingKey: message.routingKey, properties: message.properties,
+                    body: message.body, frameMax: negotiated.frameMax, includeBody: !large) != nil
+                {
+                    if large { writeLargeBody(message.body, channel: channel, after: &out, context: context) }
+                    continue
+                }
                 writeContent(
                     channel: channel,
                     method: BasicDeliver(
@@ -543,8 +552,17 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         out.writeMethodFrame(channel: channel, method)
         out.writeContentHeaderFrame(
             channel: channel, bodySize: UInt64(message.body.readableBytes), properties: message.properties)
+        writeLargeBody(message.body, channel: channel, after: &out, context: context)
+    }
+
+    /// Writes the body frames of a large body: each frame's header ends `out`, which is written,
+    /// then the body slice as a buffer of its own; `out` starts again with the frame's end octet.
+    private func writeLargeBody(
+        _ body: ByteBuffer, channel: UInt16, after out: inout ByteBuffer, context: ChannelHandlerContext
+    ) {
+        let frameMax = negotiated.frameMax
         let maxPayload = frameMax == 0 ? Int(UInt32.max) : Int(frameMax) - 8
-        var body = message.body
+        var body = body
         while body.readableBytes > 0 {
             let chunk = body.readSlice(length: min(maxPayload, body.readableBytes))!
             out.writeInteger(UInt8(3))
