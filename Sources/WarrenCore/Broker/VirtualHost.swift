@@ -66,6 +66,11 @@ public final class VirtualHost: @unchecked Sendable {
         }
     }
 
+    deinit {
+        // A queue someone still holds must not reach a vhost that is gone.
+        for q in queues.values { q.vhost = nil }
+    }
+
     // MARK: Storage
 
     /// Attaches persistent storage and recreates the durable exchanges, queues (with their

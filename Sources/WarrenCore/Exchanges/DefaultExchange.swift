@@ -1,6 +1,7 @@
 /// The nameless default exchange: every queue is implicitly bound to it under its own name.
 final class DefaultExchange: Exchange, @unchecked Sendable {
-    unowned let vhost: VirtualHost
+    /// Not counted (as `MessageQueue.vhost`): the vhost owns its default exchange.
+    unowned(unsafe) let vhost: VirtualHost
 
     init(vhost: VirtualHost) {
         self.vhost = vhost

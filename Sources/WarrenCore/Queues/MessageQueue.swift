@@ -54,7 +54,10 @@ public final class MessageQueue: @unchecked Sendable {
     var isScheduled = false
     /// The last route that reached this queue (see `VirtualHost.route`).
     var routeMark: UInt64 = 0
-    weak var vhost: VirtualHost?
+    /// Not counted: a weak reference would give the vhost a side table, which puts every retain
+    /// and release of it (several per message) on the runtime's slow path. The vhost outlives
+    /// its queues: everything that holds a queue is held by the vhost or holds the vhost.
+    unowned(unsafe) var vhost: VirtualHost?
 
     /// Persistent storage, for durable queues on a broker with a data directory.
     var storage: (messages: MessageStore, queue: QueueStore)?

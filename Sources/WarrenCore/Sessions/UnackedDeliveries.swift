@@ -47,16 +47,21 @@ struct UnackedDeliveries {
         }
         guard let i = index(of: tag), !entries[i].settled else { return nil }
         if multiple {
-            for j in 0...i where !entries[j].settled {
-                taken.append(entries[j])
-                entries[j].settled = true
+            // Every entry up to the tag leaves: moved out of the deque rather than copied (a copy
+            // costs a retain and a release of each reference it holds).
+            taken.reserveCapacity(i + 1)
+            for _ in 0...i {
+                let d = entries.removeFirst()
+                if !d.settled { taken.append(d) }
             }
+        } else if i == 0 {
+            taken.append(entries.removeFirst())
         } else {
             taken.append(entries[i])
             entries[i].settled = true
         }
         count -= taken.count
-        while let first = entries.first, first.settled { entries.removeFirst() }
+        while !entries.isEmpty && entries[entries.startIndex].settled { entries.removeFirst() }
         return taken
     }
 
