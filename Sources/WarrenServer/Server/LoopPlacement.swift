@@ -100,7 +100,10 @@ final class LoopLoad: @unchecked Sendable {
     private var samples: [(cpu: Double, wall: Double)] = []
 
     struct Entry {
-        weak var connection: (any MovableConnection)?
+        /// Strong: a weak reference would give the handler a side table, and every retain of it
+        /// (one per batch of output) would take the runtime's slow path. Connections remove
+        /// themselves when their channel goes inactive.
+        let connection: any MovableConnection
         var messages = 0
         var bytes = 0
     }
@@ -154,11 +157,7 @@ final class LoopLoad: @unchecked Sendable {
             share.withLockedValue { $0 = min(1, (cpu - first.cpu) / (wall - first.wall)) }
         }
         for (id, var entry) in connections {
-            guard let connection = entry.connection else {
-                connections.removeValue(forKey: id)
-                continue
-            }
-            let counts = connection.takeTraffic()
+            let counts = entry.connection.takeTraffic()
             entry.messages = counts.messages
             entry.bytes = counts.bytes
             connections[id] = entry
@@ -173,9 +172,8 @@ final class LoopLoad: @unchecked Sendable {
                 Double(entry.messages) / Double(LoopPlacement.heavyMessages),
                 Double(entry.bytes) / Double(LoopPlacement.heavyBytes))
         }
-        guard let top = connections.values.max(by: { weight($0) < weight($1) }),
-            let connection = top.connection
-        else { return nil }
+        guard let top = connections.values.max(by: { weight($0) < weight($1) }) else { return nil }
+        let connection = top.connection
         let total = connections.values.reduce(0) { $0 + weight($1) }
         return Heaviest(
             connection: connection, messagesPerSecond: Int(Double(top.messages) / seconds),
