@@ -62,17 +62,24 @@ def test_connections_to_a_vhost_on_the_other_loop_move_there_and_keep_working(tw
         assert publish_and_consume_in_order(two_loop_broker, vhost) == list(range(3000))
     assert moves(two_loop_broker, "moving the connection to its vhost's event loop"), two_loop_broker.log()
     assert moves(two_loop_broker, "the connection moved to another event loop")
-    # The moved connection is listed once, as open, like any other.
-    connection = pika.BlockingConnection(params(two_loop_broker, vhost="placement-a"))
-    other = pika.BlockingConnection(params(two_loop_broker, vhost="placement-b"))
+    # The moved connection is listed once, as open, like any other, and an administrator can
+    # close it (the broker knows its new channel).
+    connections = {v: pika.BlockingConnection(params(two_loop_broker, vhost=v)) for v in ("placement-a", "placement-b")}
     try:
         time.sleep(0.3)
-        rows = ctl.rows("list_connections", "vhost", "state")
+        rows = ctl.rows("list_connections", "vhost", "state", "pid")
         assert sorted(r[0] for r in rows) == ["placement-a", "placement-b"], rows
         assert all(r[1] == "running" for r in rows), rows
+        for vhost, _, pid in rows:
+            ctl.ok("close_connection", pid, "placement test")
+            with pytest.raises(pika.exceptions.ConnectionClosedByBroker) as closed:
+                connections[vhost].process_data_events(time_limit=5)
+                connections[vhost].sleep(5)
+            assert closed.value.reply_code == 320, vhost
     finally:
-        connection.close()
-        other.close()
+        for c in connections.values():
+            if c.is_open:
+                c.close()
 
 
 @pytest.mark.warren_only
