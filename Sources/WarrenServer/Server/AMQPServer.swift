@@ -3,8 +3,9 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// The TCP listener: accepts connections, gives each an AMQP handler, and closes them all with
-/// 320 CONNECTION_FORCED on shutdown.
+/// The AMQP listener: accepts connections (`TCPListener`), puts each on the event loop
+/// `LoopPlacement` chooses with an AMQP handler, and closes them all with 320
+/// CONNECTION_FORCED on shutdown.
 public final class AMQPServer: Sendable {
     private let group: any EventLoopGroup
     private let runtime: BrokerRuntime
@@ -18,13 +19,13 @@ public final class AMQPServer: Sendable {
         self.placement = LoopPlacement(group: group)
     }
 
-    /// Starts listening; throws when the address cannot be bound.
     /// Reads of up to 64 KiB: larger ones make publishers' batches, and the acks queued behind
     /// them, wait longer.
     static let readAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 65536)
     /// For connections that send large body frames (see `AMQPConnectionHandler.largeFrameSize`).
     static let largeReadAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 65536, maximum: 262144)
 
+    /// Starts listening; throws when the address cannot be bound.
     public func start(host: String, port: Int) async throws -> SocketAddress? {
         let tcp = try TCPListener(host: host, port: port)
         listener.withLockedValue { $0 = tcp }
