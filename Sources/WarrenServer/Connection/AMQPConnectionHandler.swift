@@ -330,8 +330,10 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private func submitPending() {
         guard !pending.isEmpty, let session, let loop = vhostLoop else { return }
         // While the session holds its output a batch could not complete: the successor sends it.
-        if case .handingOver = migration { return }
-        if case .handedOver = migration { return }
+        switch migration {
+        case .handingOver, .handedOver: return
+        case .none, .draining: break
+        }
         let batch = pending
         pending = []
         pending.reserveCapacity(batch.count)
