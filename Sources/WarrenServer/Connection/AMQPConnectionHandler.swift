@@ -390,10 +390,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             logger.info("connection opened", metadata: ["user": "\(user)", "vhost": "\(name)"])
             write(.connectionOpenOk(ConnectionOpenOk()), channel: 0, context: context)
             // A connection started on the default vhost's loop; one to another vhost moves to
-            // that vhost's loop (unless it is busy), so that its messages need no hop.
-            if let placement, handle.eventLoop !== context.eventLoop,
-                placement.loop(near: handle.eventLoop) === handle.eventLoop
-            {
+            // that vhost's loop, so that its messages need no hop.
+            if placement != nil, handle.eventLoop !== context.eventLoop {
                 context.flush()
                 migrate(to: handle.eventLoop, reason: nil)
             }

@@ -30,7 +30,7 @@ public final class AMQPServer: Sendable {
         let tcp = try TCPListener(host: host, port: port)
         listener.withLockedValue { $0 = tcp }
         tcp.run { [self] descriptor in
-            let loop = runtime.defaultVhostLoop.map { placement.loop(near: $0) } ?? group.next()
+            let loop = runtime.defaultVhostLoop ?? group.next()
             adopt(descriptor, on: loop, handler: nil).whenFailure { [runtime] error in
                 runtime.logger.warning("cannot set up an accepted connection: \(error)")
             }

@@ -8,9 +8,10 @@ import NIOCore
 
 /// Chooses the event loop of each connection.
 ///
-/// A connection lives on its vhost's loop: a message from it is routed, queued and delivered
-/// to consumers there without a hop between threads (request/reply round trips stay on one
-/// thread). Only when that loop is busy (over `busyShare` of a core) and a connection on it
+/// A connection lives on its vhost's loop, whatever that loop's load when it arrives: a message
+/// from it is routed, queued and delivered to consumers there without a hop between threads
+/// (request/reply round trips stay on one thread), and a loop's load just after a busy spell
+/// says nothing about the new connection. Only when that loop is busy (over `busyShare` of a core) and a connection on it
 /// carries much (`heavyMessages` published and delivered, or `heavyBytes`, a second) is that
 /// connection moved to the least busy loop, so that reading, decoding and encoding its stream
 /// take another core; below that rate the hops would cost more than they save.
@@ -36,18 +37,6 @@ final class LoopPlacement: Sendable {
     func stop() { for load in loads { load.stop() } }
 
     func load(of loop: any EventLoop) -> LoopLoad? { loads.first { $0.loop === loop } }
-
-    /// Where a connection to a vhost on `vhostLoop` should live: there, unless it is busy.
-    func loop(near vhostLoop: any EventLoop) -> any EventLoop {
-        guard loads.count > 1, let home = load(of: vhostLoop), home.utilization > Self.busyShare else {
-            return vhostLoop
-        }
-        return leastBusy(except: vhostLoop) ?? vhostLoop
-    }
-
-    func leastBusy(except loop: any EventLoop) -> (any EventLoop)? {
-        loads.filter { $0.loop !== loop }.min { $0.utilization < $1.utilization }?.loop
-    }
 
     /// On `load`'s loop, each tick: a busy loop sends its heaviest connection to the least busy
     /// loop, if that lowers the busier of the two (the connection's part of its loop's work is
