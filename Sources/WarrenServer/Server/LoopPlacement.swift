@@ -1,4 +1,3 @@
-import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -101,11 +100,11 @@ final class LoopLoad: @unchecked Sendable {
         var connection: any MovableConnection
         var messagesPerSecond: Int
         var bytesPerSecond: Int
+        /// Its traffic against the thresholds: 1 or more is heavy.
+        var weight: Double
         /// Its part of its loop's traffic (0 to 1).
         var share: Double
-        var isHeavy: Bool {
-            messagesPerSecond >= LoopPlacement.heavyMessages || bytesPerSecond >= LoopPlacement.heavyBytes
-        }
+        var isHeavy: Bool { weight >= 1 }
     }
 
     init(loop: any EventLoop) { self.loop = loop }
@@ -153,19 +152,20 @@ final class LoopLoad: @unchecked Sendable {
         }
     }
 
-    /// The connection that read the most in the last tick, with its rates.
+    /// The connection that carried the most in the last tick, with its rates.
     fileprivate func heaviestConnection() -> Heaviest? {
-        let seconds = Double(LoopPlacement.tick.nanoseconds) / 1e9
+        let perSecond = 1e9 / Double(LoopPlacement.tick.nanoseconds)
+        /// The larger of its message and byte rates as a part of their thresholds.
         func weight(_ entry: Entry) -> Double {
             max(
-                Double(entry.messages) / Double(LoopPlacement.heavyMessages),
-                Double(entry.bytes) / Double(LoopPlacement.heavyBytes))
+                Double(entry.messages) * perSecond / Double(LoopPlacement.heavyMessages),
+                Double(entry.bytes) * perSecond / Double(LoopPlacement.heavyBytes))
         }
         guard let top = connections.values.max(by: { weight($0) < weight($1) }) else { return nil }
-        let connection = top.connection
         let total = connections.values.reduce(0) { $0 + weight($1) }
         return Heaviest(
-            connection: connection, messagesPerSecond: Int(Double(top.messages) / seconds),
-            bytesPerSecond: Int(Double(top.bytes) / seconds), share: total > 0 ? weight(top) / total : 1)
+            connection: top.connection, messagesPerSecond: Int(Double(top.messages) * perSecond),
+            bytesPerSecond: Int(Double(top.bytes) * perSecond), weight: weight(top),
+            share: total > 0 ? weight(top) / total : 1)
     }
 }
