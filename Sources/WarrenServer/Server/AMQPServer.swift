@@ -20,8 +20,10 @@ public final class AMQPServer: Sendable {
     }
 
     /// Reads of up to 64 KiB: larger ones make publishers' batches, and the acks queued behind
-    /// them, wait longer.
-    static let readAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 65536)
+    /// them, wait longer. They start small: each connection keeps its read buffer between reads
+    /// (NIO pools it), so an idle connection holds only what its handshake needed, and a busy
+    /// one reaches 64 KiB within a few reads.
+    static let readAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 2048, maximum: 65536)
     /// For connections that send large body frames (see `AMQPConnectionHandler.largeFrameSize`).
     static let largeReadAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 65536, maximum: 262144)
 
