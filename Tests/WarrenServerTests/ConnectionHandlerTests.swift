@@ -500,4 +500,35 @@ import Testing
         }
         #expect(close.replyCode == 505)
     }
+
+    @Test func deliveriesFromPublishesHandledInOneLoopTurnLeaveInOneWrite() throws {
+        let consumer = try ConnectionHarness()
+        try consumer.handshake()
+        try consumer.openChannel()
+        try consumer.send(.queueDeclare(QueueDeclare(queue: "q")), channel: 1)
+        try consumer.send(.basicConsume(BasicConsume(queue: "q", consumerTag: "c", noAck: true)), channel: 1)
+        _ = try consumer.readFrames()
+        let publishers = try (0..<3).map { _ in try ConnectionHarness(sharing: consumer) }
+        for p in publishers {
+            try p.handshake()
+            try p.openChannel()
+        }
+        // One read from each publisher before the loop runs: three batches for the vhost in one turn.
+        for (i, p) in publishers.enumerated() {
+            var b = ByteBuffer()
+            b.writeContent(
+                channel: 1, method: .basicPublish(BasicPublish(exchange: "", routingKey: "q")),
+                properties: RawProperties(BasicProperties()), body: ByteBuffer(string: "m\(i)"), frameMax: 131072)
+            try p.channel.writeInbound(b)
+        }
+        let writes = try consumer.readWrites()
+        #expect(writes.count == 1)
+        var bytes = writes.first ?? ByteBuffer()
+        var decoder = FrameDecoder(maxFrameSize: 0)
+        var bodies: [String] = []
+        while let frame = try decoder.next(from: &bytes) {
+            if case .body(_, let b) = frame { bodies.append(String(buffer: b)) }
+        }
+        #expect(bodies == ["m0", "m1", "m2"])
+    }
 }

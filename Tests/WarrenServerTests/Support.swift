@@ -37,7 +37,31 @@ final class ConnectionHarness {
         }
     }
 
+    /// Another connection to `other`'s broker, on the same embedded loop.
+    init(sharing other: ConnectionHarness) throws {
+        channel = EmbeddedChannel(loop: other.channel.embeddedEventLoop)
+        runtime = other.runtime
+        try channel.pipeline.syncOperations.addHandler(AMQPConnectionHandler(runtime: runtime))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40001)).wait()
+    }
+
     var vhost: VirtualHost { runtime.vhost(named: "/")!.vhost }
+
+    /// Writes raw bytes as one socket read without running the loop: what several such reads
+    /// hand to the vhost is handled in the same turn of the loop.
+    func writeWithoutRunning(_ frames: [Frame]) throws {
+        var b = ByteBuffer()
+        for f in frames { b.writeFrame(f) }
+        try channel.writeInbound(b)
+    }
+
+    /// The buffers written out since the last call, one per write.
+    func readWrites() throws -> [ByteBuffer] {
+        channel.embeddedEventLoop.run()
+        var writes: [ByteBuffer] = []
+        while let b = try channel.readOutbound(as: ByteBuffer.self) { writes.append(b) }
+        return writes
+    }
 
     /// Writes raw bytes as one socket read and runs the loop (vhost hops and replies).
     func write(_ bytes: ByteBuffer) throws {

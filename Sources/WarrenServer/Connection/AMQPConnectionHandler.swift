@@ -31,6 +31,13 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     private var pending: [SessionCommand] = []
     private var inFlightBatches = 0
     private var readHeldBack = false
+    /// Session output gathered on this loop for one write (see `makeSink`).
+    private var gathered = Gathered()
+    private struct Gathered {
+        var output: [SessionOutput] = []
+        var batches = 0
+        var scheduled = false
+    }
     private static let maxInFlightBatches = 2
 
     // Heartbeats: ticks at half the negotiated interval.
@@ -702,10 +709,36 @@ extension AMQPConnectionHandler: MovableConnection {
     }
 
     /// Output from the session goes to this handler on `loop`.
+    /// The session's output reaches the connection's loop as a task. When the session runs on
+    /// that loop too, output from every batch handled in one turn of the loop (say requests read
+    /// from several clients for this connection's consumer) is gathered and written by one task:
+    /// one write and one wake-up of the client instead of one per batch.
     private func makeSink(on loop: any EventLoop) -> @Sendable ([SessionOutput], Int) -> Void {
         let bound = NIOLoopBound(self, eventLoop: loop)
         return { output, batches in
-            loop.execute { bound.value.receive(output, completedBatches: batches) }
+            if loop.inEventLoop {
+                bound.value.gather(output, completedBatches: batches, on: loop)
+            } else {
+                loop.execute { bound.value.receive(output, completedBatches: batches) }
+            }
+        }
+    }
+
+    private func gather(_ output: [SessionOutput], completedBatches: Int, on loop: any EventLoop) {
+        if gathered.output.isEmpty {
+            gathered.output = output
+        } else {
+            gathered.output.append(contentsOf: output)
+        }
+        gathered.batches += completedBatches
+        guard !gathered.scheduled else { return }
+        gathered.scheduled = true
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.execute {
+            let handler = bound.value
+            let (output, batches) = (handler.gathered.output, handler.gathered.batches)
+            handler.gathered = Gathered()
+            handler.receive(output, completedBatches: batches)
         }
     }
 
