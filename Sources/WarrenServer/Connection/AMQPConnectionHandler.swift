@@ -108,8 +108,11 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         fromLoopback = Self.isLoopback(remote)
         logger[metadataKey: "peer"] = "\(remote.map { "\($0)" } ?? "?")"
         logger.debug("connection accepted")
-        handshakeTimeout = context.eventLoop.scheduleTask(in: .seconds(10)) { [weak self] in
-            guard let self, !self.machine.isOpen, !self.socketClosed else { return }
+        // Strong, like the heartbeat task's: both are cancelled when the channel goes inactive. A
+        // weak reference would give the handler a side table, and every retain and release of it
+        // (several per batch of output) would take the runtime's slow path.
+        handshakeTimeout = context.eventLoop.scheduleTask(in: .seconds(10)) { [self] in
+            guard !self.machine.isOpen, !self.socketClosed else { return }
             self.logger.info("closing connection: handshake timed out")
             self.closeSocket()
         }
@@ -594,9 +597,10 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
 
     private func startHeartbeats(seconds: UInt16, context: ChannelHandlerContext) {
         let interval = TimeAmount.milliseconds(Int64(seconds) * 500)
-        heartbeatTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) {
-            [weak self] _ in
-            self?.heartbeatTick()
+        // Strong (see the handshake timeout); cancelled when the channel goes inactive or the
+        // connection moves.
+        heartbeatTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            self.heartbeatTick()
         }
     }
 
