@@ -111,10 +111,12 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         // Strong, like the heartbeat task's: both are cancelled when the channel goes inactive. A
         // weak reference would give the handler a side table, and every retain and release of it
         // (several per batch of output) would take the runtime's slow path.
-        handshakeTimeout = context.eventLoop.scheduleTask(in: .seconds(10)) { [self] in
-            guard !self.machine.isOpen, !self.socketClosed else { return }
-            self.logger.info("closing connection: handshake timed out")
-            self.closeSocket()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        handshakeTimeout = context.eventLoop.scheduleTask(in: .seconds(10)) {
+            let handler = bound.value
+            guard !handler.machine.isOpen, !handler.socketClosed else { return }
+            handler.logger.info("closing connection: handshake timed out")
+            handler.closeSocket()
         }
         context.fireChannelActive()
     }
@@ -599,8 +601,9 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         let interval = TimeAmount.milliseconds(Int64(seconds) * 500)
         // Strong (see the handshake timeout); cancelled when the channel goes inactive or the
         // connection moves.
-        heartbeatTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
-            self.heartbeatTick()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        heartbeatTask = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            bound.value.heartbeatTick()
         }
     }
 

@@ -50,11 +50,19 @@ public final class BrokerRuntime: Sendable {
         self.alarms = ResourceMonitor(loop: group.next(), logger: logger, sources: resourceSources)
         syncThreads.start()
         for name in users.database.vhostNames { _ = try openVhost(name) }
-        // Memory freed after a burst (a long queue drained or deleted) stays with the process
-        // unless the allocator is asked to give it back.
+        // Memory freed after a burst (a long queue drained or deleted, read buffers of a busy
+        // spell) stays with the process unless the allocator is asked to give it back: the free
+        // top of each loop's arena by the loop itself, the rest by malloc_trim.
         let pool = syncThreads
-        trimTimer = group.next().scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
-            pool.submit { _ in MemoryRelease.releaseFreeMemory() }
+        let loops = Array(group.makeIterator())
+        let timerLoop = group.next()
+        trimTimer = timerLoop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
+            MemoryRelease.lowerTrimThreshold()
+            let trimmed = loops.map { $0.submit { MemoryRelease.trimThisThreadsArena() } }
+            EventLoopFuture.andAllComplete(trimmed, on: timerLoop).whenComplete { _ in
+                MemoryRelease.restoreTrimThreshold()
+                pool.submit { _ in MemoryRelease.releaseFreeMemory() }
+            }
         }
     }
 
