@@ -715,8 +715,7 @@ extension AMQPConnectionHandler: MovableConnection {
         return true
     }
 
-    /// Output from the session goes to this handler on `loop`.
-    /// The session's output reaches the connection's loop as a task. When the session runs on
+    /// Output from the session goes to this handler on `loop`, as a task. When the session runs on
     /// that loop too, output from every batch handled in one turn of the loop (say requests read
     /// from several clients for this connection's consumer) is gathered and written by one task:
     /// one write and one wake-up of the client instead of one per batch.
