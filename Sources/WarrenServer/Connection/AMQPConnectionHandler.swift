@@ -723,14 +723,16 @@ extension AMQPConnectionHandler: MovableConnection {
         let bound = NIOLoopBound(self, eventLoop: loop)
         return { output, batches in
             if loop.inEventLoop {
-                bound.value.gather(output, completedBatches: batches, on: loop)
+                bound.value.gather(output, completedBatches: batches, bound: bound)
             } else {
                 loop.execute { bound.value.receive(output, completedBatches: batches) }
             }
         }
     }
 
-    private func gather(_ output: [SessionOutput], completedBatches: Int, on loop: any EventLoop) {
+    private func gather(
+        _ output: [SessionOutput], completedBatches: Int, bound: NIOLoopBound<AMQPConnectionHandler>
+    ) {
         if gathered.output.isEmpty {
             gathered.output = output
         } else {
@@ -739,8 +741,7 @@ extension AMQPConnectionHandler: MovableConnection {
         gathered.batches += completedBatches
         guard !gathered.scheduled else { return }
         gathered.scheduled = true
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.execute {
+        bound.eventLoop.execute {
             let handler = bound.value
             let (output, batches) = (handler.gathered.output, handler.gathered.batches)
             handler.gathered = Gathered()

@@ -10,10 +10,11 @@ import NIOCore
 /// A connection lives on its vhost's loop, whatever that loop's load when it arrives: a message
 /// from it is routed, queued and delivered to consumers there without a hop between threads
 /// (request/reply round trips stay on one thread), and a loop's load just after a busy spell
-/// says nothing about the new connection. Only when that loop is busy (over `busyShare` of a core) and a connection on it
-/// carries much (`heavyMessages` published and delivered, or `heavyBytes`, a second) is that
-/// connection moved to the least busy loop, so that reading, decoding and encoding its stream
-/// take another core; below that rate the hops would cost more than they save.
+/// says nothing about the new connection. Only when that loop is busy (over `busyShare` of a
+/// core) and a connection on it carries much (`heavyMessages` published and delivered, or
+/// `heavyBytes`, a second) is that connection moved to the least busy loop, so that reading,
+/// decoding and encoding its stream take another core; below that rate the hops would cost more
+/// than they save.
 final class LoopPlacement: Sendable {
     static let tick = TimeAmount.milliseconds(100)
     /// Utilization over the last `window` ticks.
