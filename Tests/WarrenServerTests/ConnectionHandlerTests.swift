@@ -309,6 +309,33 @@ import Testing
         try h.openChannel(1)
     }
 
+    @Test func contentOnAClosingChannelIsDroppedUntilCloseOk() throws {
+        let h = try ConnectionHarness()
+        try h.handshake()
+        try h.openChannel(1)
+        try h.send(.queueDeclare(QueueDeclare(queue: "q")), channel: 1)
+        _ = try h.readFrames()
+        // A publish to a missing exchange: the server closes the channel with 404 ...
+        try h.publish("lost", exchange: "missing", routingKey: "q")
+        guard case .method(1, .channelClose(let close)) = try h.readFrames().first else {
+            Issue.record("expected channel.close on 1")
+            return
+        }
+        #expect(close.replyCode == 404)
+        // ... and content the client sent meanwhile (a whole publish, and header and body frames
+        // without their method) is dropped without an error, not published.
+        try h.publish("in flight", routingKey: "q")
+        try h.write([.header(channel: 1, ContentHeader(bodySize: 3)), .body(channel: 1, ByteBuffer(string: "odd"))])
+        #expect(try h.readFrames().isEmpty)
+        #expect(h.vhost.queues["q"]?.messageCount == 0)
+        // After close-ok the channel opens again and publishes normally.
+        try h.send(.channelCloseOk(ChannelCloseOk()), channel: 1)
+        try h.openChannel(1)
+        try h.publish("kept", routingKey: "q")
+        #expect(try h.readFrames().isEmpty)
+        #expect(h.vhost.queues["q"]?.messageCount == 1)
+    }
+
     @Test func sessionConnectionErrorIsSentAsConnectionClose() throws {
         let h = try ConnectionHarness()
         try h.handshake()

@@ -36,7 +36,10 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Handles a batch of commands, then lets the vhost deliver and flush.
-    public func process<C: Collection>(_ commands: C) where C.Element == SessionCommand {
+    ///
+    /// Takes an array, not any collection: a generic one reached from another module would not be
+    /// specialised, and each element read through the protocol allocates its accessor's frame.
+    public func process(_ commands: [SessionCommand]) {
         for command in commands { handle(command) }
         if let (queue, messages) = vhost.takeFlowBatch() {
             queue.park(self, messages: messages)

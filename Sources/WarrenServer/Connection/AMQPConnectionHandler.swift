@@ -133,7 +133,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         handshakeTimeout?.cancel()
         pending.removeAll()
         if let session, let loop = vhostLoop {
-            loop.execute { session.process(CollectionOfOne(SessionCommand.close)) }
+            loop.execute { session.process([.close]) }
         }
         session = nil
         context.fireChannelInactive()
@@ -234,20 +234,23 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             }
             channelMethod(method, on: number)
         case .header(let number, let header):
-            guard machine.isOpen, let closing = channels[number]?.isClosing else {
+            // One in-place access per frame: the channel's state is not copied to be looked at.
+            guard machine.isOpen,
+                let outcome = channels.update(number, { $0.isClosing ? .none : $0.header(header, channel: number) })
+            else {
                 if !machine.isClosing { unexpectedFrame(Self.expectedMethod) }
                 return
             }
-            if closing { return }
-            collect(channels[number]!.header(header, channel: number))
+            collect(outcome)
         case .body(let number, let body):
-            guard machine.isOpen, let closing = channels[number]?.isClosing else {
+            guard machine.isOpen,
+                let outcome = channels.update(number, { $0.isClosing ? .none : $0.body(body, channel: number) })
+            else {
                 if !machine.isClosing { unexpectedFrame(Self.expectedMethod) }
                 return
             }
-            if closing { return }
             if body.readableBytes >= Self.largeFrameSize && !readsLarge { useLargeReads(context: context) }
-            collect(channels[number]!.body(body, channel: number))
+            collect(outcome)
         }
     }
 
@@ -305,7 +308,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
                     "number of channels opened (\(channels.count)) has reached the negotiated channel_max "
                         + "(\(negotiated.channelMax))", nil)
             }
-            channels[number] = ChannelFrameState()
+            channels.open(number)
             pending.append(.method(channel: number, method))
             return
         }
@@ -313,7 +316,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         case .closing:
             switch method {
             case .channelCloseOk, .channelClose:
-                channels[number] = nil
+                channels.close(number)
                 pending.append(.method(channel: number, method))
             default:
                 return
@@ -328,10 +331,10 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
             case .channelOpen:
                 connectionError(ReplyCode.channelError, "second 'channel.open' seen", method)
             case .channelClose:
-                channels[number] = nil
+                channels.close(number)
                 pending.append(.method(channel: number, method))
             case .basicPublish(let publish):
-                channels[number]!.publishStarted(publish)
+                channels.update(number) { $0.publishStarted(publish) }
                 hasPublished = true
             default:
                 pending.append(.method(channel: number, method))
@@ -504,7 +507,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         for item in output {
             switch item {
             case .method(let channel, let method):
-                if case .channelClose = method { channels[channel]?.state = .closing }
+                if case .channelClose = method { channels.update(channel) { $0.state = .closing } }
                 out.writeMethodFrame(channel: channel, method)
             case .deliver(let channel, let tag, let deliveryTag, let redelivered, let message):
                 trafficMessages += 1
@@ -813,7 +816,7 @@ extension AMQPConnectionHandler: MovableConnection {
         server.adopt(copy, on: target, handler: Successor(handler: successor)).whenFailure { error in
             logger.warning("connection lost while moving to another event loop: \(error)")
             if let id { runtime.connections.remove(id) }
-            vhostLoop.execute { session.process(CollectionOfOne(SessionCommand.close)) }
+            vhostLoop.execute { session.process([.close]) }
         }
     }
 
