@@ -89,7 +89,8 @@ struct WarrenCommand: AsyncParsableCommand {
                 dataDirectory: lock.path, seed: settings.seededUserDatabase, loopbackUsers: settings.loopbackUsers)
             runtime = try BrokerRuntime(
                 group: group, dataDirectory: lock.path, users: users, channelMax: UInt16(settings.channelMax),
-                frameMax: UInt32(settings.frameMax), heartbeat: UInt16(settings.heartbeat), logger: logger)
+                frameMax: UInt32(settings.frameMax), heartbeat: UInt16(settings.heartbeat),
+                maxMessageSize: UInt64(settings.maxMessageSize), logger: logger)
         } catch {
             logger.critical("cannot open the data in \(lock.path): \(error)")
             Foundation.exit(1)

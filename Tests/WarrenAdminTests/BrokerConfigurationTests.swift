@@ -15,6 +15,7 @@ import WarrenCore
         #expect(configuration.heartbeat == 60)
         #expect(configuration.frameMax == 131_072)
         #expect(configuration.channelMax == 2047)
+        #expect(configuration.maxMessageSize == 134_217_728)
         #expect(configuration.diskFreeLimit == 50_000_000)
         #expect(configuration.memoryHighWatermark == 0.4)
         #expect(configuration.consoleLogLevel == .info)
@@ -43,6 +44,7 @@ import WarrenCore
             heartbeat = 30
             frame_max = 8192
             channel_max = 100
+            max_message_size = 64MiB
             disk_free_limit.absolute = 1GB
             vm_memory_high_watermark.relative = 0.6
             log.console.level = warning
@@ -62,6 +64,7 @@ import WarrenCore
         #expect(configuration.heartbeat == 30)
         #expect(configuration.frameMax == 8192)
         #expect(configuration.channelMax == 100)
+        #expect(configuration.maxMessageSize == 67_108_864)
         #expect(configuration.diskFreeLimit == 1_000_000_000)
         #expect(configuration.memoryHighWatermark == 0.6)
         #expect(configuration.consoleLogLevel == .warning)
@@ -156,7 +159,7 @@ import WarrenCore
         "vm_memory_high_watermark.absolute = lots", "vm_memory_high_watermark.absolute = 1TB",
         "log.console.level = loud", "loopback_users = all", "loopback_users.guest = yes",
         "listeners.tcp.default = nowhere", "listeners.tcp = all", "default_user =", "just some words",
-        "= 5",
+        "= 5", "max_message_size = 0", "max_message_size = 1GB", "max_message_size = big",
     ])
     func badLinesAreErrorsNamingTheKey(line: String) throws {
         do {
@@ -171,6 +174,12 @@ import WarrenCore
                 } ?? ""
             if !key.isEmpty && line.contains("=") { #expect(error.message.contains("'\(key)'")) }
         }
+    }
+
+    @Test func maxMessageSizeGoesUpToRabbitMQsCeiling() throws {
+        #expect(try BrokerConfiguration.parse("max_message_size = 512MiB").maxMessageSize == 536_870_912)
+        #expect(try BrokerConfiguration.parse("max_message_size = 1").maxMessageSize == 1)
+        #expect(throws: ConfigurationError.self) { try BrokerConfiguration.parse("max_message_size = 536870913") }
     }
 
     @Test func frameMaxTakesUnitsAndZero() throws {

@@ -8,6 +8,7 @@ import Testing
 /// Assembling basic.publish content (method, header, body frames) into one message.
 @Suite struct ChannelFrameStateTests {
     static let properties = RawProperties(BasicProperties(contentType: "text/plain", messageID: "m1"))
+    static let maxMessageSize: UInt64 = 134_217_728
 
     /// The message of a publish outcome, or nil.
     static func published(_ outcome: ChannelFrameState.Outcome) -> (mandatory: Bool, message: Message)? {
@@ -30,7 +31,11 @@ import Testing
     func started(bodySize: UInt64) -> ChannelFrameState {
         var state = ChannelFrameState()
         state.publishStarted(BasicPublish(exchange: "ex", routingKey: "rk", mandatory: true))
-        #expect(Self.isNone(state.header(ContentHeader(bodySize: bodySize, properties: Self.properties), channel: 3)))
+        #expect(
+            Self.isNone(
+                state.header(
+                    ContentHeader(bodySize: bodySize, properties: Self.properties), channel: 3,
+                    maxMessageSize: Self.maxMessageSize)))
         return state
     }
 
@@ -85,7 +90,8 @@ import Testing
     @Test func zeroSizeBodyPublishesAtTheHeader() throws {
         var state = ChannelFrameState()
         state.publishStarted(BasicPublish(exchange: "", routingKey: "q"))
-        let result = try #require(Self.published(state.header(ContentHeader(bodySize: 0), channel: 1)))
+        let result = try #require(
+            Self.published(state.header(ContentHeader(bodySize: 0), channel: 1, maxMessageSize: Self.maxMessageSize)))
         #expect(result.message.bodySize == 0)
         #expect(!result.mandatory)
         #expect(!state.isCollectingContent)
@@ -106,7 +112,9 @@ import Testing
 
     @Test func headerWithoutPublishIsAnUnexpectedFrame() {
         var state = ChannelFrameState()
-        #expect(Self.isUnexpected(state.header(ContentHeader(bodySize: 1), channel: 1)))
+        #expect(
+            Self.isUnexpected(state.header(ContentHeader(bodySize: 1), channel: 1, maxMessageSize: Self.maxMessageSize))
+        )
     }
 
     @Test func bodyWithoutHeaderIsAnUnexpectedFrame() {
@@ -120,16 +128,49 @@ import Testing
     @Test func secondHeaderDuringABodyIsAnUnexpectedFrame() {
         var state = started(bodySize: 4)
         #expect(Self.isNone(state.body(ByteBuffer(string: "ab"), channel: 3)))
-        #expect(Self.isUnexpected(state.header(ContentHeader(bodySize: 4), channel: 3)))
+        #expect(
+            Self.isUnexpected(state.header(ContentHeader(bodySize: 4), channel: 3, maxMessageSize: Self.maxMessageSize))
+        )
     }
 
     @Test func stateIsReadyForTheNextPublishAfterOne() throws {
         var state = started(bodySize: 1)
         _ = state.body(ByteBuffer(string: "a"), channel: 3)
         state.publishStarted(BasicPublish(exchange: "", routingKey: "second"))
-        #expect(Self.isNone(state.header(ContentHeader(bodySize: 1), channel: 3)))
+        #expect(Self.isNone(state.header(ContentHeader(bodySize: 1), channel: 3, maxMessageSize: Self.maxMessageSize)))
         let result = try #require(Self.published(state.body(ByteBuffer(string: "b"), channel: 3)))
         #expect(result.message.routingKey == "second")
         #expect(String(buffer: result.message.body) == "b")
+    }
+
+    @Test func contentLargerThanMaxMessageSizeIsRefusedAtItsHeaderAndItsFramesDropped() throws {
+        var state = ChannelFrameState()
+        state.publishStarted(BasicPublish(routingKey: "rk"))
+        let outcome = state.header(ContentHeader(bodySize: 1 << 40), channel: 3, maxMessageSize: 1000)
+        guard case .refuse(.fail(let channel, let error, let classID, let methodID)) = outcome else {
+            Issue.record("expected the content refused, got \(outcome)")
+            return
+        }
+        #expect(channel == 3 && classID == 60 && methodID == 40)
+        #expect(error.scope == .channel && error.replyCode == 406)
+        #expect(
+            error.text == "PRECONDITION_FAILED - message size 1099511627776 is larger than configured max size 1000")
+        #expect(state.isClosing)
+        // Exactly the limit is accepted.
+        var atLimit = ChannelFrameState()
+        atLimit.publishStarted(BasicPublish(routingKey: "rk"))
+        #expect(Self.isNone(atLimit.header(ContentHeader(bodySize: 1000), channel: 3, maxMessageSize: 1000)))
+    }
+
+    @Test func aBodyAnnouncedFarLargerThanItsFirstFrameIsGatheredWithoutReservingItAll() throws {
+        var state = started(bodySize: 100 * 1024 * 1024)
+        #expect(Self.isNone(state.body(ByteBuffer(string: "0123456789"), channel: 3)))
+        guard case .expectingBody(_, _, let remaining, let body?) = state.state else {
+            Issue.record("expected a body being gathered, got \(state.state)")
+            return
+        }
+        #expect(remaining == 100 * 1024 * 1024 - 10)
+        #expect(body.capacity <= Int(ChannelFrameState.largestPreallocation))
+        #expect(String(buffer: body) == "0123456789")
     }
 }

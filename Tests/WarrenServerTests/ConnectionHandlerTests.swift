@@ -336,6 +336,40 @@ import Testing
         #expect(h.vhost.queues["q"]?.messageCount == 1)
     }
 
+    @Test func publishAnnouncingMoreThanMaxMessageSizeClosesTheChannelNotTheBroker() throws {
+        let h = try ConnectionHarness(maxMessageSize: 1000)
+        try h.handshake()
+        try h.openChannel(1)
+        try h.send(.queueDeclare(QueueDeclare(queue: "q")), channel: 1)
+        _ = try h.readFrames()
+        // A header announcing a terabyte, then a first small body frame: refused at once, nothing
+        // reserved for it.
+        try h.write([
+            .method(channel: 1, .basicPublish(BasicPublish(routingKey: "q"))),
+            .header(channel: 1, ContentHeader(bodySize: 1 << 40)),
+            .body(channel: 1, ByteBuffer(string: "0123456789")),
+        ])
+        guard case .method(1, .channelClose(let close)) = try h.readFrames().first else {
+            Issue.record("expected channel.close on 1")
+            return
+        }
+        #expect(close.replyCode == 406)
+        #expect(
+            close.replyText
+                == "PRECONDITION_FAILED - message size 1099511627776 is larger than configured max size 1000")
+        #expect(close.classID == 60 && close.methodID == 40)
+        // The rest of that body is dropped; the connection stays open.
+        try h.write([.body(channel: 1, ByteBuffer(string: "more"))])
+        #expect(try h.readFrames().isEmpty)
+        #expect(h.isActive)
+        try h.send(.channelCloseOk(ChannelCloseOk()), channel: 1)
+        try h.openChannel(1)
+        // A body of exactly the limit is published.
+        try h.publish(String(repeating: "x", count: 1000), routingKey: "q")
+        #expect(try h.readFrames().isEmpty)
+        #expect(h.vhost.queues["q"]?.messageCount == 1)
+    }
+
     @Test func sessionConnectionErrorIsSentAsConnectionClose() throws {
         let h = try ConnectionHarness()
         try h.handshake()

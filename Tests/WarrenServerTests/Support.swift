@@ -18,7 +18,7 @@ final class ConnectionHarness {
     private var decoder = FrameDecoder(maxFrameSize: 0)
 
     init(
-        loopbackGuest: Bool = false, frameMax: UInt32 = 131072,
+        loopbackGuest: Bool = false, frameMax: UInt32 = 131072, maxMessageSize: UInt64 = 134_217_728,
         remote: SocketAddress? = try? SocketAddress(ipAddress: "127.0.0.1", port: 40000)
     ) throws {
         channel = EmbeddedChannel()
@@ -27,7 +27,8 @@ final class ConnectionHarness {
         let users = try UserDirectory(
             dataDirectory: nil, seed: .seeded(), loopbackUsers: loopbackGuest ? ["guest"] : [])
         runtime = try BrokerRuntime(
-            group: channel.embeddedEventLoop, dataDirectory: nil, users: users, frameMax: frameMax, logger: logger)
+            group: channel.embeddedEventLoop, dataDirectory: nil, users: users, frameMax: frameMax,
+            maxMessageSize: maxMessageSize, logger: logger)
         runtime.vhost(named: "/")!.vhost.logger.logLevel = .critical
         try channel.pipeline.syncOperations.addHandler(AMQPConnectionHandler(runtime: runtime))
         if let remote {

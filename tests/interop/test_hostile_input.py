@@ -15,9 +15,11 @@ import socket
 import struct
 import time
 
+import pika
 import pytest
 
 import amqp_raw as A
+from conftest import start_warren, stop_warren
 
 pytestmark = pytest.mark.warren_only
 
@@ -198,3 +200,49 @@ def test_random_frame_streams_never_harm_the_broker(fresh_broker, seed):
     assert fresh_broker.proc.poll() is None, fresh_broker.log()[-3000:]
     assert internal_errors == [], f"541 INTERNAL_ERROR after connections {internal_errors} (seed {seed})"
     assert_served(fresh_broker)
+
+
+@pytest.mark.parametrize("announced", [2**40, 2**64 - 1])
+def test_a_body_announced_beyond_max_message_size_closes_only_the_channel(broker, uid, announced):
+    """A header announcing a body past max_message_size (128 MiB by default), then a small frame:
+    the channel is closed as RabbitMQ closes it for a message that large, and nothing is reserved
+    for the announced size (a terabyte used to make the broker abort)."""
+    with A.connect(broker.host, broker.port) as c:
+        c.open_channel(1)
+        c.rpc(1, "queue.declare", "queue.declare-ok", queue=uid, auto_delete=True)
+        c.send(A.method_frame(1, "basic.publish", routing_key=uid) + A.header_frame(1, announced)
+               + A.body_frame(1, b"0123456789"))
+        close = c.expect("channel.close", 1)
+        assert close.args["reply_code"] == A.PRECONDITION_FAILED
+        assert close.args["reply_text"] == (
+            f"PRECONDITION_FAILED - message size {announced} is larger than configured max size 134217728")
+        assert (close.args["class_id"], close.args["method_id"]) == (60, 40)
+        # The rest of that body is dropped; after close-ok the connection carries on.
+        c.send(A.body_frame(1, b"more of it") + A.method_frame(1, "channel.close-ok"))
+        c.open_channel(1)
+        c.publish(1, "", uid, b"fine")
+        c.send_method(1, "basic.get", queue=uid, no_ack=True)
+        c.expect("basic.get-ok", 1)
+        assert c.read_content()[1] == b"fine"
+    assert broker.proc is None or broker.proc.poll() is None
+
+
+def test_max_message_size_from_the_configuration(tmp_path, uid):
+    conf = tmp_path / "warren.conf"
+    conf.write_text("max_message_size = 1000\n")
+    b = start_warren(["--config", str(conf), "--bind", "127.0.0.1"])
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(b.url()))
+        ch = connection.channel()
+        ch.queue_declare(uid)
+        ch.basic_publish("", uid, b"x" * 1000)
+        ch.basic_publish("", uid, b"x" * 1001)
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as closed:
+            ch.queue_declare(uid, passive=True)
+        assert closed.value.reply_code == 406
+        assert closed.value.reply_text == "PRECONDITION_FAILED - message size 1001 is larger than configured max size 1000"
+        ch = connection.channel()
+        assert ch.queue_declare(uid, passive=True).method.message_count == 1
+        connection.close()
+    finally:
+        stop_warren(b)

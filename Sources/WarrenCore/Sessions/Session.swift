@@ -72,6 +72,9 @@ public final class Session: @unchecked Sendable {
         case .method(let number, let method):
             guard !closingConnection else { return }
             handleMethod(method, on: number)
+        case .fail(let number, let error, let classID, let methodID):
+            guard !closingConnection, let channel = channels[number], channel.isOpen else { return }
+            fail(channel, error, classID: classID, methodID: methodID)
         case .publish(let number, let mandatory, let immediate, let message):
             guard !closingConnection, let channel = channels[number], channel.isOpen else { return }
             vhost.publishing = true

@@ -7,6 +7,10 @@ public enum SessionCommand: Sendable {
     case method(channel: UInt16, AMQPMethod)
     /// basic.publish with its content, assembled into a message.
     case publish(channel: UInt16, mandatory: Bool, immediate: Bool, message: Message)
+    /// An error the connection's frame layer found in what a channel sent (content announcing
+    /// more than `max_message_size`): the session closes the channel (or the connection) with it,
+    /// as if the method `classID`/`methodID` had failed.
+    case fail(channel: UInt16, BrokerError, classID: UInt16, methodID: UInt16)
     /// The client's socket stopped (false) or resumed (true) accepting writes.
     case writable(Bool)
     /// The connection is gone: release everything it held.

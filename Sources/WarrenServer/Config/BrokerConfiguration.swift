@@ -18,6 +18,9 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var heartbeat = 60
     public var frameMax = 131_072
     public var channelMax = 2047
+    /// `max_message_size`: bodies larger than this are refused (RabbitMQ's default and ceiling).
+    public var maxMessageSize = 134_217_728
+    public static let largestMaxMessageSize = 536_870_912
     /// Free disk space (bytes) below which publishers are blocked.
     public var diskFreeLimit: Int64 = 50_000_000
     /// Resident memory above which publishers are blocked: `vm_memory_high_watermark.relative`
@@ -104,6 +107,10 @@ public struct BrokerConfiguration: Sendable, Hashable {
                 guard let bytes = InformationUnit.bytes(value), bytes == 0 || (4096...Int64(UInt32.max)).contains(bytes)
                 else { throw bad("bytes, 0 or at least 4096") }
                 configuration.frameMax = Int(bytes)
+            case ["max_message_size"]:
+                guard let bytes = InformationUnit.bytes(value), (1...Int64(Self.largestMaxMessageSize)).contains(bytes)
+                else { throw bad("bytes, 1 to 536870912 (512 MiB)") }
+                configuration.maxMessageSize = Int(bytes)
             case ["channel_max"]:
                 guard let count = Int(value), (0...65535).contains(count) else { throw bad("a count, 0 to 65535") }
                 configuration.channelMax = count

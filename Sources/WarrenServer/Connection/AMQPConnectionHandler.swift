@@ -236,7 +236,13 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         case .header(let number, let header):
             // One in-place access per frame: the channel's state is not copied to be looked at.
             guard machine.isOpen,
-                let outcome = channels.update(number, { $0.isClosing ? .none : $0.header(header, channel: number) })
+                let outcome = channels.update(
+                    number,
+                    {
+                        $0.isClosing
+                            ? .none
+                            : $0.header(header, channel: number, maxMessageSize: runtime.limits.maxMessageSize)
+                    })
             else {
                 if !machine.isClosing { unexpectedFrame(Self.expectedMethod) }
                 return
@@ -273,6 +279,8 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         case .publish(let command):
             pending.append(command)
             trafficMessages += 1
+        case .refuse(let command):
+            pending.append(command)
         case .unexpectedFrame(let text, let duringPublish): unexpectedFrame(text, duringPublish: duringPublish)
         }
     }

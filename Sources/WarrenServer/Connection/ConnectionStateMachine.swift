@@ -8,6 +8,8 @@ struct ConnectionStateMachine {
         var channelMax: UInt16 = 2047
         var frameMax: UInt32 = 131072
         var heartbeat: UInt16 = 60
+        /// `max_message_size`: the largest body a publish may announce.
+        var maxMessageSize: UInt64 = 134_217_728
     }
 
     struct Negotiated: Equatable {

@@ -18,6 +18,9 @@ struct ChannelFrameState {
     enum Outcome {
         case none
         case publish(SessionCommand)
+        /// The content is refused: the session closes the channel; the frames that follow are
+        /// dropped meanwhile.
+        case refuse(SessionCommand)
         case unexpectedFrame(String, duringPublish: Bool)
     }
 
@@ -25,7 +28,7 @@ struct ChannelFrameState {
         state = .expectingHeader(publish)
     }
 
-    mutating func header(_ header: ContentHeader, channel: UInt16) -> Outcome {
+    mutating func header(_ header: ContentHeader, channel: UInt16, maxMessageSize: UInt64) -> Outcome {
         guard case .expectingHeader(let publish) = state else {
             if case .expectingBody = state {
                 return .unexpectedFrame(
@@ -37,6 +40,15 @@ struct ChannelFrameState {
             return .unexpectedFrame(
                 "expected content header for class 60, got one for class \(header.classID) instead",
                 duringPublish: true)
+        }
+        if header.bodySize > maxMessageSize {
+            // RabbitMQ refuses such a publish once its body is in; refused here, the body is
+            // never gathered. Its frames are dropped until the client acknowledges the close.
+            state = .closing
+            let error = BrokerError(
+                .channel, ReplyCode.preconditionFailed,
+                "message size \(header.bodySize) is larger than configured max size \(maxMessageSize)")
+            return .refuse(.fail(channel: channel, error, classID: 60, methodID: 40))
         }
         if header.bodySize == 0 {
             state = .idle
@@ -66,7 +78,9 @@ struct ChannelFrameState {
             return .publish(Self.command(channel, publish, properties, fragment))
         }
         if body == nil {
-            body = ByteBufferAllocator().buffer(capacity: Int(remaining))
+            // Room for the announced size, up to a bound: a header may announce far more than
+            // will ever come, and the buffer grows as the bytes do arrive.
+            body = ByteBufferAllocator().buffer(capacity: Int(min(remaining, Self.largestPreallocation)))
         }
         var fragment = fragment
         body!.writeBuffer(&fragment)
@@ -76,6 +90,9 @@ struct ChannelFrameState {
         state = .expectingBody(publish, properties: properties, remaining: remaining - size, body: body)
         return .none
     }
+
+    /// The most a body being assembled reserves before its bytes arrive.
+    static let largestPreallocation: UInt64 = 8 * 1024 * 1024
 
     var isClosing: Bool {
         if case .closing = state { return true }

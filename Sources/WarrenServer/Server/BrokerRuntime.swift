@@ -37,13 +37,14 @@ public final class BrokerRuntime: Sendable {
     /// (nil: nothing is stored), recovering what it holds.
     public init(
         group: any EventLoopGroup, dataDirectory: String?, users: UserDirectory, channelMax: UInt16 = 2047,
-        frameMax: UInt32 = 131072, heartbeat: UInt16 = 60, logger: Logger,
+        frameMax: UInt32 = 131072, heartbeat: UInt16 = 60, maxMessageSize: UInt64 = 134_217_728, logger: Logger,
         resourceSources: ResourceMonitor.Sources = .system
     ) throws {
         self.group = group
         self.dataDirectory = dataDirectory
         self.users = users
-        self.limits = .init(channelMax: channelMax, frameMax: frameMax, heartbeat: heartbeat)
+        self.limits = .init(
+            channelMax: channelMax, frameMax: frameMax, heartbeat: heartbeat, maxMessageSize: maxMessageSize)
         self.logger = logger
         self.syncThreads = NIOThreadPool(numberOfThreads: 2)
         MemoryRelease.keepLargeBuffersInHeap()
