@@ -344,6 +344,22 @@ def test_vhosts_are_isolated(broker, ctl, uid, undo):
 PATTERNS = (r"^[^-]*c[^-]*-", r"^[^-]*w[^-]*-", r"^[^-]*r[^-]*-")
 
 
+def test_permissions_set_side_by_side_all_apply_when_the_commands_return(broker, ctl, uid, undo):
+    """Eight set_permissions at once on a new vhost: once they have returned, every user may use it.
+    (Each command used to hand the vhost the rules as of its own change; when two updates reached
+    the vhost in the other order, the older rules stayed and a user was refused, about one round
+    in twenty-five.)"""
+    users = [f"{uid}-u{i}" for i in range(8)]
+    setup(ctl, undo, [], [(u, "pw") for u in users])
+    for round in range(6):
+        vhost = f"{uid}-vh{round}"
+        setup(ctl, undo, [vhost], [], [(vhost, u, ".*", ".*", ".*") for u in users])
+        for u in users:
+            probe = ChannelProbe(broker, u, "pw", vhost)
+            assert probe.try_("queue.declare", "queue.declare-ok", queue="mine", exclusive=True) == "ok", (round, u)
+            probe.close()
+
+
 def test_permission_table(broker, ctl, uid, undo):
     vhost, user = f"{uid}-vh", f"{uid}-u"
     setup(ctl, undo, [vhost], [(user, "pw")], [(vhost, "guest", ".*", ".*", ".*"), (vhost, user, *PATTERNS)])

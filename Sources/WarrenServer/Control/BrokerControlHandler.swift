@@ -137,10 +137,10 @@ public final class BrokerControlHandler: ControlCommandHandler {
         guard let response = outcome.result else { return .failure("unknown command '\(request.command)'", .usage) }
         if UserDatabaseCommands.changesDatabase(request.command) {
             await applyVhostChanges(before: before, after: Set(outcome.database.vhostNames))
-            runtime.publishAccess(outcome.access)
+            await runtime.publishAccess()
         }
         if RuntimeParameterCommands.changesDatabase(request.command) {
-            runtime.publishPolicies(outcome.database)
+            await runtime.publishPolicies()
         }
         if request.command == "delete_user", response.ok, let user = request.args.first {
             runtime.connections.closeAll(ofUser: user, reason: "user '\(user)' is deleted")
@@ -365,8 +365,8 @@ public final class BrokerControlHandler: ControlCommandHandler {
         let before = Set(runtime.users.database.vhostNames)
         let outcome = try runtime.users.update { database in try database.importDefinitions(definitions) }
         await applyVhostChanges(before: before, after: Set(outcome.database.vhostNames))
-        runtime.publishAccess(outcome.access)
-        runtime.publishPolicies(outcome.database)
+        await runtime.publishAccess()
+        await runtime.publishPolicies()
         for handle in runtime.allVhosts {
             try await handle.eventLoop.submit {
                 try handle.vhost.importTopology(

@@ -106,18 +106,32 @@ public final class BrokerRuntime: Sendable {
         dataDirectory + "/vhosts/" + MessageStore.directoryName(forVhost: vhost)
     }
 
-    /// Gives every vhost the current access rules (after users or permissions changed).
-    public func publishAccess(_ access: AccessControl) {
-        for handle in allVhosts { handle.eventLoop.execute { handle.vhost.access = access } }
+    /// Gives every vhost the access rules in force (after users or permissions changed); returns
+    /// once every vhost's loop has them, so that a command's reply means they apply.
+    ///
+    /// Each loop reads the rules when it gets to the update, rather than being handed the ones of
+    /// the change that asked: two commands run side by side (two `set_permissions`) could have
+    /// their updates reach a loop in the other order, and the older rules would have stayed.
+    public func publishAccess() async {
+        let users = self.users
+        await onEveryVhost { handle in handle.vhost.access = users.access }
     }
 
-    /// Gives every vhost its current policies (after a policy was set or cleared): each applies
-    /// them to its queues and exchanges at once, on its own loop.
-    public func publishPolicies(_ database: UserDatabase) {
-        for handle in allVhosts {
-            let policies = VhostPolicies(vhost: handle.vhost.name, parameters: database.runtimeParameters)
-            handle.eventLoop.execute { handle.vhost.setPolicies(policies) }
+    /// Gives every vhost the policies in force (after a policy was set or cleared): each applies
+    /// them to its queues and exchanges on its own loop; returns once all have. Read when applied,
+    /// as `publishAccess` reads the rules.
+    public func publishPolicies() async {
+        let users = self.users
+        await onEveryVhost { handle in
+            let parameters = users.database.runtimeParameters
+            handle.vhost.setPolicies(VhostPolicies(vhost: handle.vhost.name, parameters: parameters))
         }
+    }
+
+    /// Runs `body` for each vhost on its own loop, all at once, and waits for them.
+    private func onEveryVhost(_ body: @escaping @Sendable (VhostHandle) -> Void) async {
+        let done = allVhosts.map { handle in handle.eventLoop.submit { body(handle) } }
+        for future in done { try? await future.get() }
     }
 
     public var allVhosts: [VhostHandle] {
