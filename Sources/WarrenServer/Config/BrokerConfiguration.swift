@@ -19,7 +19,8 @@ public struct BrokerConfiguration: Sendable, Hashable {
     public var frameMax = 131_072
     public var channelMax = 2047
     /// `max_message_size`: bodies larger than this are refused (RabbitMQ's default and ceiling).
-    public var maxMessageSize = 134_217_728
+    public var maxMessageSize = Self.defaultMaxMessageSize
+    public static let defaultMaxMessageSize = 134_217_728
     public static let largestMaxMessageSize = 536_870_912
     /// Free disk space (bytes) below which publishers are blocked.
     public var diskFreeLimit: Int64 = 50_000_000

@@ -9,7 +9,7 @@ struct ConnectionStateMachine {
         var frameMax: UInt32 = 131072
         var heartbeat: UInt16 = 60
         /// `max_message_size`: the largest body a publish may announce.
-        var maxMessageSize: UInt64 = 134_217_728
+        var maxMessageSize = UInt64(BrokerConfiguration.defaultMaxMessageSize)
     }
 
     struct Negotiated: Equatable {

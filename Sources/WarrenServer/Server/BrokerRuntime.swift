@@ -37,7 +37,8 @@ public final class BrokerRuntime: Sendable {
     /// (nil: nothing is stored), recovering what it holds.
     public init(
         group: any EventLoopGroup, dataDirectory: String?, users: UserDirectory, channelMax: UInt16 = 2047,
-        frameMax: UInt32 = 131072, heartbeat: UInt16 = 60, maxMessageSize: UInt64 = 134_217_728, logger: Logger,
+        frameMax: UInt32 = 131072, heartbeat: UInt16 = 60,
+        maxMessageSize: UInt64 = UInt64(BrokerConfiguration.defaultMaxMessageSize), logger: Logger,
         resourceSources: ResourceMonitor.Sources = .system
     ) throws {
         self.group = group
