@@ -39,12 +39,13 @@ public final class UserDirectory: Sendable {
         return fromLoopback || !loopbackUsers.contains(credentials.user)
     }
 
-    /// Applies a change and saves the result; returns the new database and access rules.
+    /// Applies a change and saves the result (and the access rules compiled from it); returns
+    /// the new database.
     @discardableResult
     public func update<T>(
         _ change: (inout UserDatabase) throws -> T
-    ) throws -> (result: T, database: UserDatabase, access: AccessControl) {
-        let (result, database, access) = try state.withLockedValue { state -> (T, UserDatabase, AccessControl) in
+    ) throws -> (result: T, database: UserDatabase) {
+        try state.withLockedValue { state -> (result: T, database: UserDatabase) in
             var database = state.database
             let result = try change(&database)
             if database != state.database {
@@ -52,9 +53,8 @@ public final class UserDirectory: Sendable {
                 state.database = database
                 state.access = AccessControl(database)
             }
-            return (result, state.database, state.access)
+            return (result, state.database)
         }
-        return (result, database, access)
     }
 
     private static func save(_ database: UserDatabase, to path: String) throws {

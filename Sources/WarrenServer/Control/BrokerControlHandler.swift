@@ -126,7 +126,7 @@ public final class BrokerControlHandler: ControlCommandHandler {
 
     private func userDatabaseCommand(_ request: ControlRequest) async -> ControlResponse {
         let before = Set(runtime.users.database.vhostNames)
-        let outcome: (result: ControlResponse?, database: UserDatabase, access: AccessControl)
+        let outcome: (result: ControlResponse?, database: UserDatabase)
         do {
             outcome = try runtime.users.update { database in
                 UserDatabaseCommands.run(request, on: &database) ?? RuntimeParameterCommands.run(request, on: &database)
