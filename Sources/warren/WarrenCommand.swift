@@ -39,6 +39,12 @@ struct WarrenCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads for connections and vhosts (default: one per core).")
     var eventLoops: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "After a read, an event loop polls for more work for up to this long before it sleeps (default \(IdlePolling.defaultMicroseconds); 0 never).",
+            valueName: "microseconds"))
+    var idlePoll: Int?
+
     func run() async throws {
         let shutdown = ShutdownSignal.install()
         var settings = BrokerConfiguration()
@@ -49,6 +55,9 @@ struct WarrenCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("warren: \(error)\n".utf8))
                 Foundation.exit(1)
             }
+        }
+        if let idlePoll, idlePoll < 0 {
+            throw ValidationError("invalid --idle-poll '\(idlePoll)': expected microseconds, 0 or more")
         }
         if let vmMemoryHighWatermark {
             guard let watermark = MemoryWatermark(parsing: vmMemoryHighWatermark) else {
@@ -82,7 +91,9 @@ struct WarrenCommand: AsyncParsableCommand {
             Foundation.exit(1)
         }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoops ?? System.coreCount))
+        let idlePolling = IdlePolling(microseconds: idlePoll ?? IdlePolling.defaultMicroseconds)
+        let group = MultiThreadedEventLoopGroup(
+            numberOfThreads: max(1, eventLoops ?? System.coreCount), metricsDelegate: idlePolling)
         let runtime: BrokerRuntime
         do {
             let users = try UserDirectory(
@@ -106,7 +117,7 @@ struct WarrenCommand: AsyncParsableCommand {
             }
         }
 
-        let server = AMQPServer(group: group, runtime: runtime)
+        let server = AMQPServer(group: group, runtime: runtime, idlePolling: idlePolling)
         let listener = settings.listeners.first ?? ListenerAddress(port: 5672)
         let host = bind ?? listener.host ?? "0.0.0.0"
         let listenPort = port ?? listener.port
@@ -138,6 +149,7 @@ struct WarrenCommand: AsyncParsableCommand {
         controlTask.cancel()
         await server.shutdown()
         await runtime.shutdown()
+        idlePolling.stop()
         try? await group.shutdownGracefully()
         withExtendedLifetime(lock) {}
         logger.info("stopped")

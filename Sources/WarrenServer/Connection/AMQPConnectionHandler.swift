@@ -60,6 +60,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
     // Moving to another event loop (`LoopPlacement`): the socket's descriptor, what was read
     // since the placement's last look, and how far a move has gone.
     private weak var server: AMQPServer?
+    private let idlePolling: IdlePolling?
     private let placement: LoopPlacement?
     private var descriptor: CInt
     private var trafficMessages = 0
@@ -86,6 +87,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         self.alarms = alarms
         self.runtime = runtime
         self.server = server
+        self.idlePolling = server?.idlePolling
         self.placement = placement
         self.descriptor = descriptor
         self.logger = runtime.logger
@@ -203,6 +205,7 @@ final class AMQPConnectionHandler: ChannelDuplexHandler {
         submitPending()
         if !alarms.isEmpty && hasPublished && !blockedByAlarm { block(context: context) }
         if wroteSinceTick { context.flush() }
+        idlePolling?.noteRead(socket: descriptor)
         context.fireChannelReadComplete()
     }
 

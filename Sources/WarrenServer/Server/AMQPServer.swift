@@ -12,11 +12,14 @@ public final class AMQPServer: Sendable {
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let listener = NIOLockedValueBox<TCPListener?>(nil)
     let placement: LoopPlacement
+    /// The group's `IdlePolling`, if it has one: connections tell it when they read.
+    let idlePolling: IdlePolling?
 
-    public init(group: any EventLoopGroup, runtime: BrokerRuntime) {
+    public init(group: any EventLoopGroup, runtime: BrokerRuntime, idlePolling: IdlePolling? = nil) {
         self.group = group
         self.runtime = runtime
-        self.placement = LoopPlacement(group: group)
+        self.idlePolling = idlePolling
+        self.placement = LoopPlacement(group: group, idlePolling: idlePolling)
     }
 
     /// Reads of up to 64 KiB: larger ones make publishers' batches, and the acks queued behind

@@ -29,8 +29,8 @@ final class LoopPlacement: Sendable {
     /// The last move for load: the next waits until the loops' utilization shows its effect.
     private let lastMove = NIOLockedValueBox<NIODeadline>(.distantPast)
 
-    init(group: any EventLoopGroup) {
-        loads = group.makeIterator().map { LoopLoad(loop: $0) }
+    init(group: any EventLoopGroup, idlePolling: IdlePolling? = nil) {
+        loads = group.makeIterator().map { LoopLoad(loop: $0, idlePolling: idlePolling) }
         for load in loads { load.start(placement: self) }
     }
 
@@ -77,10 +77,11 @@ protocol MovableConnection: AnyObject {
     func migrate(to loop: any EventLoop, reason: String?)
 }
 
-/// One event loop's share of a core (its thread's CPU time over wall time) and the connections
-/// on it.
+/// One event loop's share of a core (its thread's CPU time, less the time it spent polling for
+/// work (`IdlePolling`), over wall time) and the connections on it.
 final class LoopLoad: @unchecked Sendable {
     let loop: any EventLoop
+    private let idlePolling: IdlePolling?
     private let share = NIOLockedValueBox(0.0)
     private let task = NIOLockedValueBox<RepeatedTask?>(nil)
 
@@ -108,7 +109,10 @@ final class LoopLoad: @unchecked Sendable {
         var isHeavy: Bool { weight >= 1 }
     }
 
-    init(loop: any EventLoop) { self.loop = loop }
+    init(loop: any EventLoop, idlePolling: IdlePolling?) {
+        self.loop = loop
+        self.idlePolling = idlePolling
+    }
 
     /// The loop's thread's share of a core over the last few ticks (0 to 1).
     var utilization: Double { share.withLockedValue { $0 } }
@@ -137,11 +141,12 @@ final class LoopLoad: @unchecked Sendable {
     private func sample() {
         var now = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-        let cpu = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        let cpu = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 - (idlePolling?.secondsPolled() ?? 0)
         clock_gettime(CLOCK_MONOTONIC, &now)
         let wall = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
         samples.append((cpu, wall))
         if samples.count > LoopPlacement.window + 1 { samples.removeFirst() }
+        idlePolling?.sample()
         if let first = samples.first, wall > first.wall {
             share.withLockedValue { $0 = min(1, (cpu - first.cpu) / (wall - first.wall)) }
         }

@@ -1,0 +1,136 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import WarrenServer
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An event loop that has just read polls for more work before it sleeps, and whatever it would
+/// have woken for ends the polling at once.
+@Suite struct IdlePollingTests {
+    /// Records when its channel last read.
+    final class ReadClock: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let lastRead = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            lastRead.withLockedValue { $0 = .now }
+        }
+    }
+
+    /// A loop with `polling` as its metrics delegate, and a connected socket pair whose first end
+    /// is a channel on that loop.
+    struct Harness {
+        let group: MultiThreadedEventLoopGroup
+        let channel: any Channel
+        let loopSocket: CInt
+        let peerSocket: CInt
+        let reads = ReadClock()
+
+        init(polling: IdlePolling) async throws {
+            group = MultiThreadedEventLoopGroup(numberOfThreads: 1, metricsDelegate: polling)
+            var sockets: [CInt] = [-1, -1]
+            #expect(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &sockets) == 0)
+            loopSocket = sockets[0]
+            peerSocket = sockets[1]
+            let reads = self.reads
+            channel = try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(reads) }
+                }
+                .withConnectedSocket(loopSocket).get()
+        }
+
+        func shutDown(_ polling: IdlePolling) async throws {
+            polling.stop()
+            try await channel.close()
+            close(peerSocket)
+            try await group.shutdownGracefully()
+        }
+
+        /// As a connection does after each read on the loop.
+        func noteRead(_ polling: IdlePolling) async throws {
+            let socket = loopSocket
+            try await channel.eventLoop.submit { polling.noteRead(socket: socket) }.get()
+        }
+
+        func secondsPolled(_ polling: IdlePolling) async throws -> Double {
+            try await channel.eventLoop.submit { polling.secondsPolled() }.get()
+        }
+    }
+
+    @Test func aTaskFromAnotherThreadEndsThePollingAtOnce() async throws {
+        let polling = IdlePolling(microseconds: 5_000_000)
+        let harness = try await Harness(polling: polling)
+        try await harness.noteRead(polling)
+        try await Task.sleep(for: .milliseconds(100))  // the loop is polling, for up to 5 s
+        let sent = ContinuousClock.now
+        let ran = try await harness.channel.eventLoop.submit { ContinuousClock.now }.get()
+        #expect(ran - sent < .milliseconds(1000))
+        #expect(try await harness.secondsPolled(polling) > 0)
+        try await harness.shutDown(polling)
+    }
+
+    @Test func bytesArrivingEndThePollingAtOnce() async throws {
+        let polling = IdlePolling(microseconds: 5_000_000)
+        let harness = try await Harness(polling: polling)
+        try await harness.noteRead(polling)
+        try await Task.sleep(for: .milliseconds(100))
+        let sent = ContinuousClock.now
+        #expect(write(harness.peerSocket, "ping", 4) == 4)
+        var read: ContinuousClock.Instant?
+        while read == nil, ContinuousClock.now - sent < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(5))
+            read = harness.reads.lastRead.withLockedValue { $0 }
+        }
+        let arrived = try #require(read)
+        #expect(arrived - sent < .milliseconds(1000))
+        #expect(try await harness.secondsPolled(polling) > 0)
+        try await harness.shutDown(polling)
+    }
+
+    @Test func pollingStopsWhenTheWindowHasPassed() async throws {
+        let polling = IdlePolling(microseconds: 20_000)
+        let harness = try await Harness(polling: polling)
+        try await harness.noteRead(polling)
+        try await Task.sleep(for: .milliseconds(300))
+        let polled = try await harness.secondsPolled(polling)
+        #expect(polled > 0)
+        // At most the 20 ms window since the read (CPU time, so less if the thread was descheduled).
+        #expect(polled < 0.1)
+        try await harness.shutDown(polling)
+    }
+
+    @Test func aLoopThatHasNotReadOrHasNoWindowNeverPolls() async throws {
+        let polling = IdlePolling(microseconds: 5_000_000)
+        let harness = try await Harness(polling: polling)
+        for _ in 0..<20 { try await harness.channel.eventLoop.submit {}.get() }
+        #expect(try await harness.secondsPolled(polling) == 0)
+        try await harness.shutDown(polling)
+
+        let never = IdlePolling(microseconds: 0)
+        let other = try await Harness(polling: never)
+        try await other.noteRead(never)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await other.secondsPolled(never) == 0)
+        try await other.shutDown(never)
+    }
+
+    @Test func theMachineIdleShareCountsPollingAsIdle() throws {
+        let line = Array("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n".utf8)
+        let times = try #require(line.withUnsafeBufferPointer { MachineTimes.parse($0) })
+        let ticks = MachineTimes.ticksPerSecond
+        #expect(abs(times.total - 1000 / ticks) < 1e-9)
+        #expect(abs(times.idle - 850 / ticks) < 1e-9)
+
+        let earlier = MachineSample(times: MachineTimes(total: 10, idle: 5), polled: 0)
+        // 2 s of CPU time passed, 0.4 s idle, 0.6 s of it polling by the loops: half spare.
+        let later = MachineSample(times: MachineTimes(total: 12, idle: 5.4), polled: 600_000_000)
+        #expect(abs(try #require(later.idleShare(since: earlier)) - 0.5) < 1e-9)
+        #expect(earlier.idleShare(since: earlier) == nil)
+        #expect(MachineTimes.parse(UnsafeBufferPointer(start: nil, count: 0)) == nil)
+    }
+}
