@@ -119,10 +119,11 @@ struct WarrenCommand: AsyncParsableCommand {
 
         let server = AMQPServer(group: group, runtime: runtime, idlePolling: idlePolling)
         let listener = settings.listeners.first ?? ListenerAddress(port: 5672)
-        let host = bind ?? listener.host ?? "0.0.0.0"
+        // Without a configuration file, only this machine can connect unless --bind says otherwise.
+        let host = bind ?? (config == nil ? "127.0.0.1" : listener.host ?? "0.0.0.0")
         let listenPort = port ?? listener.port
         do {
-            let address = try await server.start(host: bind ?? (config == nil ? "127.0.0.1" : host), port: listenPort)
+            let address = try await server.start(host: host, port: listenPort)
             server.monitorResources(
                 diskPath: lock.path, diskFreeLimit: .absolute(diskFreeLimit ?? UInt64(max(settings.diskFreeLimit, 0))),
                 memoryWatermark: settings.memoryHighWatermark)
@@ -130,7 +131,7 @@ struct WarrenCommand: AsyncParsableCommand {
                 "Warren \(WarrenVersion.string) listening on \(address.map { "\($0)" } ?? "\(host):\(listenPort)")",
                 metadata: ["data-dir": "\(lock.path)"])
         } catch {
-            logger.critical("cannot listen on \(bind ?? host):\(listenPort): \(error)")
+            logger.critical("cannot listen on \(host):\(listenPort): \(error)")
             Foundation.exit(1)
         }
 

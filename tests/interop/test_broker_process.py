@@ -122,8 +122,20 @@ def test_second_broker_on_same_port_exits_nonzero_naming_the_address(fresh_broke
         shutil.rmtree(other_dir, ignore_errors=True)
     assert code != 0
     assert secs < EXIT_TIMEOUT
-    assert str(b.port) in out, out
+    # The address it tried: without --bind or --config, the loopback address.
+    assert f"cannot listen on 127.0.0.1:{b.port}" in out, out
     assert handshake_works(b.host, b.port)  # the first one is unharmed
+
+
+@pytest.mark.parametrize("value", ["-1", "soon"])
+def test_bad_idle_poll_is_refused_naming_the_flag(value):
+    data_dir = tempfile.mkdtemp(prefix="warren-test-")
+    try:
+        code, out, secs = run_second([f"--idle-poll={value}", "--port", str(free_port()), "--data-dir", data_dir])
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    assert code != 0
+    assert "--idle-poll" in out, out
 
 
 def test_second_broker_on_same_data_dir_exits_nonzero_naming_the_directory(fresh_broker):
