@@ -104,6 +104,30 @@ import Testing
         try await harness.shutDown(polling)
     }
 
+    @Test func workArrivingFurtherApartThanTheWindowStopsThePollingUntilItComesCloser() async throws {
+        let polling = IdlePolling(microseconds: 20_000)
+        let harness = try await Harness(polling: polling)
+        let loop = harness.channel.eventLoop
+        try await harness.noteRead(polling)
+        try await Task.sleep(for: .milliseconds(100))
+        // Sixteen ticks 60 ms apart: most recent gaps are longer than the 20 ms window.
+        for _ in 0..<16 {
+            try await loop.submit {}.get()
+            try await Task.sleep(for: .milliseconds(60))
+        }
+        let before = try await harness.secondsPolled(polling)
+        try await harness.noteRead(polling)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await harness.secondsPolled(polling) == before)
+
+        // Work comes close together again (ticks back to back): the next read is followed by polling.
+        for _ in 0..<40 { try await loop.submit {}.get() }
+        try await harness.noteRead(polling)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await harness.secondsPolled(polling) > before)
+        try await harness.shutDown(polling)
+    }
+
     @Test func aLoopThatHasNotReadOrHasNoWindowNeverPolls() async throws {
         let polling = IdlePolling(microseconds: 5_000_000)
         let harness = try await Harness(polling: polling)

@@ -19,8 +19,10 @@ import NIOPosix
 /// yields its CPU, so that any other runnable thread there goes first. And it polls only while
 /// the machine has CPU to spare: while at least `spareShare` of all CPUs' time was idle over the
 /// last few tenths of a second (counting the loops' own polling as idle), so that polling never
-/// takes time that clients or the broker's other threads need. The time spent polling is not
-/// counted as the loop's work (`LoopLoad`).
+/// takes time that clients or the broker's other threads need; and only while most of the loop's
+/// recent idle gaps were shorter than the window, so that a trickle of messages, each arriving
+/// after the window has passed, does not make it poll in vain after every one. The time spent
+/// polling is not counted as the loop's work (`LoopLoad`).
 ///
 /// It is the group's `NIOEventLoopMetricsDelegate`, which NIO calls at the end of every tick, on
 /// the loop's thread; each loop thread's state is thread-specific.
@@ -30,6 +32,10 @@ public final class IdlePolling: NIOEventLoopMetricsDelegate, Sendable {
 
     /// Polls only while at least this share of the machine's CPU time is idle.
     static let spareShare = 1.0 / 3
+    /// Polls only while at least this share of the loop's recent idle gaps (the time from the end
+    /// of one tick, polling included, to the start of the next) were shorter than the window:
+    /// when work arrives further apart, polling would only burn CPU.
+    static let shortGapShare = 0.5
 
     private let window: UInt64
     private let states = ThreadSpecificVariable<LoopState>()
@@ -45,7 +51,9 @@ public final class IdlePolling: NIOEventLoopMetricsDelegate, Sendable {
     private let stopped = NIOLockedValueBox(false)
 
     public func processedTick(info: NIOEventLoopTickInfo) {
-        guard window > 0, let state = states.currentValue, state.machineHasSpareTime else { return }
+        guard window > 0, let state = states.currentValue else { return }
+        state.noteIdleGap(UInt64(max(0, info.sleepTime.nanoseconds)), window: window)
+        guard state.machineHasSpareTime, state.shortGaps >= Self.shortGapShare else { return }
         state.poll(window: window, stopped: stopped)
     }
 
@@ -161,6 +169,13 @@ private final class LoopState: @unchecked Sendable {
     var reportedPolled: UInt64 = 0
     /// Decided by `IdlePolling.sample`.
     var machineHasSpareTime = true
+    /// A moving average (over about the last 16 ticks) of the share of idle gaps shorter than the
+    /// window.
+    var shortGaps = 1.0
+
+    func noteIdleGap(_ nanoseconds: UInt64, window: UInt64) {
+        shortGaps = shortGaps * (15.0 / 16) + (nanoseconds < window ? 1.0 / 16 : 0)
+    }
     var samples: [MachineSample] = []
 
     func poll(window: UInt64, stopped: NIOLockedValueBox<Bool>) {
