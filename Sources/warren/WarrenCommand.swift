@@ -91,9 +91,12 @@ struct WarrenCommand: AsyncParsableCommand {
             Foundation.exit(1)
         }
 
-        let idlePolling = IdlePolling(microseconds: idlePoll ?? IdlePolling.defaultMicroseconds)
-        let group = MultiThreadedEventLoopGroup(
-            numberOfThreads: max(1, eventLoops ?? System.coreCount), metricsDelegate: idlePolling)
+        let threads = max(1, eventLoops ?? System.coreCount)
+        let idlePollMicroseconds = idlePoll ?? IdlePolling.defaultMicroseconds
+        let idlePolling = idlePollMicroseconds > 0 ? IdlePolling(microseconds: idlePollMicroseconds) : nil
+        let group =
+            idlePolling.map { MultiThreadedEventLoopGroup(numberOfThreads: threads, metricsDelegate: $0) }
+            ?? MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let runtime: BrokerRuntime
         do {
             let users = try UserDirectory(
@@ -150,7 +153,7 @@ struct WarrenCommand: AsyncParsableCommand {
         controlTask.cancel()
         await server.shutdown()
         await runtime.shutdown()
-        idlePolling.stop()
+        idlePolling?.stop()
         try? await group.shutdownGracefully()
         withExtendedLifetime(lock) {}
         logger.info("stopped")
