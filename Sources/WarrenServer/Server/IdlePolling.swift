@@ -41,14 +41,13 @@ public final class IdlePolling: NIOEventLoopMetricsDelegate, Sendable {
     private let states = ThreadSpecificVariable<LoopState>()
     /// Thread CPU time all loops have spent polling, in nanoseconds, as of their last samples.
     private let polledByAll = NIOLockedValueBox<UInt64>(0)
+    /// Set by `stop()`.
+    private let stopped = NIOLockedValueBox(false)
 
     /// Polls for up to `microseconds` after a read; 0 never polls.
     public init(microseconds: Int) {
         window = UInt64(max(0, microseconds)) * 1000
     }
-
-    /// Set by `stop()`.
-    private let stopped = NIOLockedValueBox(false)
 
     public func processedTick(info: NIOEventLoopTickInfo) {
         guard window > 0, let state = states.currentValue else { return }
