@@ -21,16 +21,19 @@ import Testing
         }
     }
 
-    /// A loop with `polling` as its metrics delegate, and a connected socket pair whose first end
-    /// is a channel on that loop.
+    /// A loop with an `IdlePolling` of the given window as its metrics delegate, and a connected
+    /// socket pair whose first end is a channel on that loop.
     struct Harness {
+        let polling: IdlePolling
         let group: MultiThreadedEventLoopGroup
         let channel: any Channel
         let loopSocket: CInt
         let peerSocket: CInt
         let reads = ReadClock()
 
-        init(polling: IdlePolling) async throws {
+        init(microseconds: Int) async throws {
+            let polling = IdlePolling(microseconds: microseconds)
+            self.polling = polling
             group = MultiThreadedEventLoopGroup(numberOfThreads: 1, metricsDelegate: polling)
             var sockets: [CInt] = [-1, -1]
             #expect(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &sockets) == 0)
@@ -44,7 +47,7 @@ import Testing
                 .withConnectedSocket(loopSocket).get()
         }
 
-        func shutDown(_ polling: IdlePolling) async throws {
+        func shutDown() async throws {
             polling.stop()
             try await channel.close()
             close(peerSocket)
@@ -52,32 +55,32 @@ import Testing
         }
 
         /// As a connection does after each read on the loop.
-        func noteRead(_ polling: IdlePolling) async throws {
+        func noteRead() async throws {
             let socket = loopSocket
+            let polling = self.polling
             try await channel.eventLoop.submit { polling.noteRead(socket: socket) }.get()
         }
 
-        func secondsPolled(_ polling: IdlePolling) async throws -> Double {
-            try await channel.eventLoop.submit { polling.secondsPolled() }.get()
+        func secondsPolled() async throws -> Double {
+            let polling = self.polling
+            return try await channel.eventLoop.submit { polling.secondsPolled() }.get()
         }
     }
 
     @Test func aTaskFromAnotherThreadEndsThePollingAtOnce() async throws {
-        let polling = IdlePolling(microseconds: 5_000_000)
-        let harness = try await Harness(polling: polling)
-        try await harness.noteRead(polling)
+        let harness = try await Harness(microseconds: 5_000_000)
+        try await harness.noteRead()
         try await Task.sleep(for: .milliseconds(100))  // the loop is polling, for up to 5 s
         let sent = ContinuousClock.now
         let ran = try await harness.channel.eventLoop.submit { ContinuousClock.now }.get()
         #expect(ran - sent < .milliseconds(1000))
-        #expect(try await harness.secondsPolled(polling) > 0)
-        try await harness.shutDown(polling)
+        #expect(try await harness.secondsPolled() > 0)
+        try await harness.shutDown()
     }
 
     @Test func bytesArrivingEndThePollingAtOnce() async throws {
-        let polling = IdlePolling(microseconds: 5_000_000)
-        let harness = try await Harness(polling: polling)
-        try await harness.noteRead(polling)
+        let harness = try await Harness(microseconds: 5_000_000)
+        try await harness.noteRead()
         try await Task.sleep(for: .milliseconds(100))
         let sent = ContinuousClock.now
         #expect(write(harness.peerSocket, "ping", 4) == 4)
@@ -88,59 +91,55 @@ import Testing
         }
         let arrived = try #require(read)
         #expect(arrived - sent < .milliseconds(1000))
-        #expect(try await harness.secondsPolled(polling) > 0)
-        try await harness.shutDown(polling)
+        #expect(try await harness.secondsPolled() > 0)
+        try await harness.shutDown()
     }
 
     @Test func pollingStopsWhenTheWindowHasPassed() async throws {
-        let polling = IdlePolling(microseconds: 20_000)
-        let harness = try await Harness(polling: polling)
-        try await harness.noteRead(polling)
+        let harness = try await Harness(microseconds: 20_000)
+        try await harness.noteRead()
         try await Task.sleep(for: .milliseconds(300))
-        let polled = try await harness.secondsPolled(polling)
+        let polled = try await harness.secondsPolled()
         #expect(polled > 0)
         // At most the 20 ms window since the read (CPU time, so less if the thread was descheduled).
         #expect(polled < 0.1)
-        try await harness.shutDown(polling)
+        try await harness.shutDown()
     }
 
     @Test func workArrivingFurtherApartThanTheWindowStopsThePollingUntilItComesCloser() async throws {
-        let polling = IdlePolling(microseconds: 20_000)
-        let harness = try await Harness(polling: polling)
+        let harness = try await Harness(microseconds: 20_000)
         let loop = harness.channel.eventLoop
-        try await harness.noteRead(polling)
+        try await harness.noteRead()
         try await Task.sleep(for: .milliseconds(100))
         // Sixteen ticks 60 ms apart: most recent gaps are longer than the 20 ms window.
         for _ in 0..<16 {
             try await loop.submit {}.get()
             try await Task.sleep(for: .milliseconds(60))
         }
-        let before = try await harness.secondsPolled(polling)
-        try await harness.noteRead(polling)
+        let before = try await harness.secondsPolled()
+        try await harness.noteRead()
         try await Task.sleep(for: .milliseconds(100))
-        #expect(try await harness.secondsPolled(polling) == before)
+        #expect(try await harness.secondsPolled() == before)
 
         // Work comes close together again (ticks back to back): the next read is followed by polling.
         for _ in 0..<40 { try await loop.submit {}.get() }
-        try await harness.noteRead(polling)
+        try await harness.noteRead()
         try await Task.sleep(for: .milliseconds(100))
-        #expect(try await harness.secondsPolled(polling) > before)
-        try await harness.shutDown(polling)
+        #expect(try await harness.secondsPolled() > before)
+        try await harness.shutDown()
     }
 
     @Test func aLoopThatHasNotReadOrHasNoWindowNeverPolls() async throws {
-        let polling = IdlePolling(microseconds: 5_000_000)
-        let harness = try await Harness(polling: polling)
+        let harness = try await Harness(microseconds: 5_000_000)
         for _ in 0..<20 { try await harness.channel.eventLoop.submit {}.get() }
-        #expect(try await harness.secondsPolled(polling) == 0)
-        try await harness.shutDown(polling)
+        #expect(try await harness.secondsPolled() == 0)
+        try await harness.shutDown()
 
-        let never = IdlePolling(microseconds: 0)
-        let other = try await Harness(polling: never)
-        try await other.noteRead(never)
+        let other = try await Harness(microseconds: 0)
+        try await other.noteRead()
         try await Task.sleep(for: .milliseconds(50))
-        #expect(try await other.secondsPolled(never) == 0)
-        try await other.shutDown(never)
+        #expect(try await other.secondsPolled() == 0)
+        try await other.shutDown()
     }
 
     @Test func theMachineIdleShareCountsPollingAsIdle() throws {

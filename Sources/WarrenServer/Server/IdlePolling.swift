@@ -103,9 +103,10 @@ public final class IdlePolling: NIOEventLoopMetricsDelegate, Sendable {
         }
     }
 
-    static func now() -> UInt64 {
+    /// `clock`'s time in nanoseconds: the monotonic clock by default, or a thread's CPU time.
+    static func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> UInt64 {
         var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
+        clock_gettime(clock, &time)
         return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
     }
 
@@ -168,6 +169,8 @@ private final class LoopState: @unchecked Sendable {
     var reportedPolled: UInt64 = 0
     /// Decided by `IdlePolling.sample`.
     var machineHasSpareTime = true
+    /// The machine's last few samples (`IdlePolling.sample`).
+    var samples: [MachineSample] = []
     /// A moving average (over about the last 16 ticks) of the share of idle gaps shorter than the
     /// window.
     var shortGaps = 1.0
@@ -175,23 +178,16 @@ private final class LoopState: @unchecked Sendable {
     func noteIdleGap(_ nanoseconds: UInt64, window: UInt64) {
         shortGaps = shortGaps * (15.0 / 16) + (nanoseconds < window ? 1.0 / 16 : 0)
     }
-    var samples: [MachineSample] = []
 
     func poll(window: UInt64, stopped: NIOLockedValueBox<Bool>) {
         guard epoll >= 0, IdlePolling.now() &- lastRead < window else { return }
-        let start = Self.threadTime()
+        let start = IdlePolling.now(CLOCK_THREAD_CPUTIME_ID)
         var ready = pollfd(fd: epoll, events: Int16(POLLIN), revents: 0)
         repeat {
             if Glibc.poll(&ready, 1, 0) != 0 || stopped.withLockedValue({ $0 }) { break }
             sched_yield()
         } while IdlePolling.now() &- lastRead < window
-        polled &+= Self.threadTime() &- start
-    }
-
-    private static func threadTime() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+        polled &+= IdlePolling.now(CLOCK_THREAD_CPUTIME_ID) &- start
     }
 }
 
