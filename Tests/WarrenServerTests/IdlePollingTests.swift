@@ -96,13 +96,16 @@ import Testing
     }
 
     @Test func pollingStopsWhenTheWindowHasPassed() async throws {
-        let harness = try await Harness(microseconds: 20_000)
+        let harness = try await Harness(microseconds: 100_000)
         try await harness.noteRead()
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(400))
         let polled = try await harness.secondsPolled()
+        // It polled, and for no longer than the window (CPU time: less if it was descheduled).
         #expect(polled > 0)
-        // At most the 20 ms window since the read (CPU time, so less if the thread was descheduled).
-        #expect(polled < 0.1)
+        #expect(polled < 0.15)
+        // The window since the read has long passed: the loop sleeps and polls no more.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await harness.secondsPolled() == polled)
         try await harness.shutDown()
     }
 
@@ -111,10 +114,11 @@ import Testing
         let loop = harness.channel.eventLoop
         try await harness.noteRead()
         try await Task.sleep(for: .milliseconds(100))
-        // Sixteen ticks 60 ms apart: most recent gaps are longer than the 20 ms window.
-        for _ in 0..<16 {
-            try await loop.submit {}.get()
-            try await Task.sleep(for: .milliseconds(60))
+        // Ticks 50 ms apart (one task each, from another thread, which nothing waits for): the
+        // loop's recent gaps are all longer than the 20 ms window.
+        for _ in 0..<24 {
+            loop.execute {}
+            try await Task.sleep(for: .milliseconds(50))
         }
         let before = try await harness.secondsPolled()
         try await harness.noteRead()
