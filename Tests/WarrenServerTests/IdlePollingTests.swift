@@ -125,8 +125,10 @@ import Testing
         try await Task.sleep(for: .milliseconds(100))
         #expect(try await harness.secondsPolled() == before)
 
-        // Work comes close together again (ticks back to back): the next read is followed by polling.
-        for _ in 0..<40 { try await loop.submit {}.get() }
+        // Work comes close together again (ticks 2 ms apart, each a timer of the loop's own: tasks
+        // submitted one after another could all run in one tick): the next read is followed by
+        // polling.
+        for _ in 0..<40 { try await loop.scheduleTask(in: .milliseconds(2)) {}.futureResult.get() }
         try await harness.noteRead()
         try await Task.sleep(for: .milliseconds(100))
         #expect(try await harness.secondsPolled() > before)
